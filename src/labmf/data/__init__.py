@@ -1,0 +1,5 @@
+"""Data: the lab's small matrices, MovieLens and the course's files."""
+
+from .lab import blog_matrix, lab_mask, lab_matrix
+
+__all__ = ["lab_matrix", "lab_mask", "blog_matrix"]

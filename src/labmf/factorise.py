@@ -1,0 +1,454 @@
+"""Low-rank factorisation algorithms ``A ~ U @ V.T``.
+
+Every algorithm has the same shape::
+
+    fn(A, mask=None, rank=2, *, lr, num_epochs, seed=None, generator=None,
+       callback=None, progress=False) -> FactorisationResult
+
+and minimises the sum of squared errors over the observed entries (``mask == 1``;
+all entries when ``mask`` is None). The handout's signatures (``sgd_factorise``,
+``sgd_factorise_masked``, ``gd_factorise_masked``) are thin wrappers returning
+``(U, V)``.
+
+Initialisation follows the handout: ``U`` then ``V`` drawn from the uniform
+distribution on [0, 1) with ``torch.rand``. With ``seed`` (or ``generator``) the
+draw is reproducible; with neither, torch's global generator is used, as in the
+handout.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import kernels as _kernels
+from ._validation import (
+    check_finite_loss,
+    check_lr,
+    check_mask,
+    check_matrix,
+    check_num_epochs,
+    check_rank,
+    make_generator,
+)
+from .metrics import reconstruction_sse
+from .result import FactorisationResult
+
+__all__ = [
+    "factorise_sgd",
+    "factorise_gd",
+    "factorise_autograd",
+    "truncated_svd",
+    "sgd_factorise",
+    "sgd_factorise_masked",
+    "gd_factorise_masked",
+    "OPTIMISERS",
+]
+
+Callback = Callable[[int, float], object]
+
+
+def _init_factors(m: int, n: int, rank: int, dtype, generator) -> tuple[torch.Tensor, torch.Tensor]:
+    U = torch.rand(m, rank, generator=generator, dtype=dtype)
+    V = torch.rand(n, rank, generator=generator, dtype=dtype)
+    return U, V
+
+
+def _seed_of(seed, generator) -> int | None:
+    if seed is not None:
+        return int(seed)
+    return None
+
+
+def _progress_bar(progress: bool, total: int, desc: str):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="epoch", leave=False)
+
+
+def _resolve_backend(backend: str) -> Callable:
+    if backend == "auto":
+        for name in ("numba", "python"):
+            if name in _kernels.KERNELS:
+                return _kernels.KERNELS[name]
+    if backend not in _kernels.KERNELS:
+        raise ValueError(
+            f"backend must be 'auto' or one of {sorted(_kernels.KERNELS)}, got {backend!r}"
+        )
+    return _kernels.KERNELS[backend]
+
+
+def _resolve_backend_name(backend: str) -> str:
+    if backend != "auto":
+        return backend
+    return "numba" if "numba" in _kernels.KERNELS else "python"
+
+
+# --------------------------------------------------------------------------- SGD
+
+
+def factorise_sgd(
+    A,
+    mask=None,
+    rank: int = 2,
+    *,
+    lr: float = 0.01,
+    num_epochs: int = 1000,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    init: tuple[torch.Tensor, torch.Tensor] | None = None,
+    backend: str = "auto",
+    callback: Callback | None = None,
+    progress: bool = False,
+) -> FactorisationResult:
+    """Per-entry gradient descent (the handout's "SGD"), masked or not.
+
+    Each epoch visits the observed entries in row-major order and, for entry
+    ``(r, c)``, sets ``e = A[r, c] - U[r] . V[c]``, then ``U[r] += lr * e * V[c]``,
+    then ``V[c] += lr * e * U[r]`` with the *updated* ``U[r]``. Arithmetic is in
+    float64 whatever ``A``'s dtype; ``U`` and ``V`` are returned in ``A``'s dtype.
+
+    Parameters
+    ----------
+    A : Tensor, shape (m, n)
+        Matrix to factorise. Unobserved entries may hold anything finite.
+    mask : Tensor of 0/1 or bool, shape (m, n), optional
+        1 where ``A`` is observed. ``None`` observes every entry.
+    rank : int
+        Number of factors ``r``, ``1 <= r <= min(m, n)``.
+    lr : float
+        Learning rate (> 0).
+    num_epochs : int
+        Number of full sweeps over the observed entries (>= 0).
+    seed : int, optional
+        Seed for the uniform [0, 1) initialisation.
+    generator : torch.Generator, optional
+        Generator for the initialisation (instead of ``seed``).
+    init : (Tensor (m, r), Tensor (n, r)), optional
+        Start from these factors instead of a random draw (copied, not modified).
+    backend : {"auto", "python", "numba"}
+        Inner loop: ``"python"`` is the readable reference, ``"numba"`` the compiled
+        kernel (same result), ``"auto"`` the fastest available.
+    callback : callable(epoch, loss), optional
+        Called after each epoch with the training SSE.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    FactorisationResult
+
+    Raises
+    ------
+    DivergenceError
+        If the loss becomes NaN or infinite (lower ``lr``).
+    """
+    A = check_matrix(A)
+    M = check_mask(mask, A)
+    rank = check_rank(rank, A)
+    lr = check_lr(lr)
+    num_epochs = check_num_epochs(num_epochs)
+    U0, V0 = _start(A, rank, seed, generator, init)
+
+    if M is None:
+        rows, cols = np.divmod(np.arange(A.numel(), dtype=np.int64), A.shape[1])
+    else:
+        idx = M.bool().nonzero()  # row-major order, as the handout's loop
+        rows, cols = idx[:, 0].numpy().astype(np.int64), idx[:, 1].numpy().astype(np.int64)
+    vals = A.double().numpy()[rows, cols]
+    return _run_sgd(
+        rows, cols, vals, U0, V0, A.dtype,
+        lr=lr, num_epochs=num_epochs, seed=_seed_of(seed, generator),
+        backend=backend, callback=callback, progress=progress, method="sgd",
+    )
+
+
+def _start(A, rank, seed, generator, init):
+    if init is not None:
+        U0, V0 = (torch.as_tensor(t) for t in init)
+        if tuple(U0.shape) != (A.shape[0], rank) or tuple(V0.shape) != (A.shape[1], rank):
+            raise ValueError(
+                f"init must be (U, V) with shapes {(A.shape[0], rank)} and "
+                f"{(A.shape[1], rank)}, got {tuple(U0.shape)} and {tuple(V0.shape)}"
+            )
+        if seed is not None or generator is not None:
+            raise ValueError("give init or seed/generator, not both")
+        return U0.to(A.dtype).clone(), V0.to(A.dtype).clone()
+    g = make_generator(seed, generator)
+    return _init_factors(A.shape[0], A.shape[1], rank, A.dtype, g)
+
+
+def _run_sgd(rows, cols, vals, U0, V0, dtype, *, lr, num_epochs, seed, backend,
+             callback, progress, method):
+    kernel = _resolve_backend(backend)
+    U = U0.double().numpy().copy()
+    V = V0.double().numpy().copy()
+    losses = np.empty(num_epochs + 1)
+    t0 = time.perf_counter()
+    losses[0] = _sse_triplets(rows, cols, vals, U, V)
+    # Compiled kernels run many epochs per call; the chunk only sets how often the
+    # progress bar and callback hear about it.
+    chunk = 1 if (callback is not None or kernel is _kernels.sgd_epochs_reference) else max(1, min(num_epochs, 50))
+    bar = _progress_bar(progress, num_epochs, f"{method} rank {U.shape[1]}")
+    done = 0
+    try:
+        while done < num_epochs:
+            todo = min(chunk, num_epochs - done)
+            out = losses[done + 1: done + 1 + todo]
+            ran = kernel(rows, cols, vals, U, V, lr, todo, out)
+            for k in range(ran):
+                check_finite_loss(float(out[k]), done + k + 1, lr, method)
+                if callback is not None:
+                    callback(done + k + 1, float(out[k]))
+            done += ran
+            if bar is not None:
+                bar.update(ran)
+    finally:
+        if bar is not None:
+            bar.close()
+    elapsed = time.perf_counter() - t0
+    return FactorisationResult(
+        U=torch.from_numpy(U).to(dtype),
+        V=torch.from_numpy(V).to(dtype),
+        losses=torch.from_numpy(losses),
+        method=method,
+        rank=int(U.shape[1]),
+        lr=lr,
+        num_epochs=num_epochs,
+        seed=seed,
+        elapsed=elapsed,
+        info={"backend": _resolve_backend_name(backend), "nnz": int(len(vals))},
+    )
+
+
+def _sse_triplets(rows, cols, vals, U, V) -> float:
+    pred = np.einsum("ij,ij->i", U[rows], V[cols])
+    return float(((vals - pred) ** 2).sum())
+
+
+# -------------------------------------------------------------- full-batch GD
+
+
+def factorise_gd(
+    A,
+    mask=None,
+    rank: int = 2,
+    *,
+    lr: float = 1e-5,
+    num_epochs: int = 1000,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    init: tuple[torch.Tensor, torch.Tensor] | None = None,
+    callback: Callback | None = None,
+    progress: bool = False,
+) -> FactorisationResult:
+    """Full-batch masked gradient descent, the course's ``gd_factorise_masked``.
+
+    Each epoch computes the masked residual ``E = (A - U @ V.T) * M``, then
+    ``U += lr * E @ V``, then ``V += lr * E.T @ U`` with the *new* ``U``. The
+    arithmetic is in ``A``'s dtype (float32 for the course's tensor).
+
+    Parameters are those of :func:`factorise_sgd` (without ``backend``); the
+    default ``lr=1e-5`` is the course's, chosen for its 1000 x 10000 ratings matrix.
+
+    Returns
+    -------
+    FactorisationResult
+        ``losses[k]`` is the masked SSE after ``k`` epochs.
+    """
+    A = check_matrix(A)
+    M = check_mask(mask, A)
+    rank = check_rank(rank, A)
+    lr = check_lr(lr)
+    num_epochs = check_num_epochs(num_epochs)
+    U, V = _start(A, rank, seed, generator, init)
+    if M is None:
+        M = torch.ones_like(A)
+    losses = torch.empty(num_epochs + 1, dtype=torch.float64)
+    bar = _progress_bar(progress, num_epochs, f"gd rank {rank}")
+    t0 = time.perf_counter()
+    try:
+        for epoch in range(num_epochs):
+            E = (A - U @ V.T) * M
+            # The SSE of the residual we already hold is the loss after `epoch` epochs.
+            losses[epoch] = float((E.double() ** 2).sum())
+            check_finite_loss(float(losses[epoch]), epoch, lr, "gd")
+            if callback is not None and epoch > 0:
+                callback(epoch, float(losses[epoch]))
+            U = U + lr * (E @ V)
+            V = V + lr * (E.T @ U)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    losses[num_epochs] = reconstruction_sse(A, U, V, M)
+    check_finite_loss(float(losses[num_epochs]), num_epochs, lr, "gd")
+    if callback is not None and num_epochs > 0:
+        callback(num_epochs, float(losses[num_epochs]))
+    return FactorisationResult(
+        U=U, V=V, losses=losses, method="gd", rank=rank, lr=lr, num_epochs=num_epochs,
+        seed=_seed_of(seed, generator), elapsed=time.perf_counter() - t0,
+    )
+
+
+# ------------------------------------------------------------- autograd route
+
+OPTIMISERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "adam": lambda params, lr: torch.optim.Adam(params, lr=lr),
+    "sgd": lambda params, lr: torch.optim.SGD(params, lr=lr),
+    "momentum": lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
+    "rmsprop": lambda params, lr: torch.optim.RMSprop(params, lr=lr),
+    "adagrad": lambda params, lr: torch.optim.Adagrad(params, lr=lr),
+}
+
+
+def factorise_autograd(
+    A,
+    mask=None,
+    rank: int = 2,
+    *,
+    optimizer: str | Callable[..., torch.optim.Optimizer] = "adam",
+    lr: float = 0.05,
+    num_epochs: int = 1000,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    init: tuple[torch.Tensor, torch.Tensor] | None = None,
+    callback: Callback | None = None,
+    progress: bool = False,
+) -> FactorisationResult:
+    """Minimise the masked SSE with autograd and a ``torch.optim`` optimiser.
+
+    One epoch is one full-batch step: ``loss = ||(A - U @ V.T) * M||_F^2``,
+    ``loss.backward()``, ``optimizer.step()``.
+
+    Parameters
+    ----------
+    optimizer : str or callable
+        A name from :data:`OPTIMISERS` (``"adam"``, ``"sgd"``, ``"momentum"`` =
+        SGD with momentum 0.9, ``"rmsprop"``, ``"adagrad"``), or a callable
+        ``(params, lr) -> torch.optim.Optimizer`` such as ``torch.optim.NAdam``.
+    Other parameters are those of :func:`factorise_gd`.
+    """
+    A = check_matrix(A)
+    M = check_mask(mask, A)
+    rank = check_rank(rank, A)
+    lr = check_lr(lr)
+    num_epochs = check_num_epochs(num_epochs)
+    if isinstance(optimizer, str):
+        if optimizer not in OPTIMISERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMISERS)} or a callable, got {optimizer!r}")
+        make_opt, opt_name = OPTIMISERS[optimizer], optimizer
+    elif callable(optimizer):
+        make_opt, opt_name = optimizer, getattr(optimizer, "__name__", "custom").lower()
+    else:
+        raise TypeError(f"optimizer must be a name or a callable, got {type(optimizer).__name__}")
+    U0, V0 = _start(A, rank, seed, generator, init)
+    U = U0.clone().requires_grad_(True)
+    V = V0.clone().requires_grad_(True)
+    if M is None:
+        M = torch.ones_like(A)
+    opt = make_opt([U, V], lr=lr)
+    losses = torch.empty(num_epochs + 1, dtype=torch.float64)
+    method = f"autograd-{opt_name}"
+    bar = _progress_bar(progress, num_epochs, f"{method} rank {rank}")
+    t0 = time.perf_counter()
+    try:
+        for epoch in range(num_epochs):
+            loss = (((A - U @ V.T) * M) ** 2).sum()
+            losses[epoch] = float(loss.detach())
+            check_finite_loss(float(losses[epoch]), epoch, lr, method)
+            if callback is not None and epoch > 0:
+                callback(epoch, float(losses[epoch]))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    U, V = U.detach(), V.detach()
+    losses[num_epochs] = reconstruction_sse(A, U, V, M)
+    check_finite_loss(float(losses[num_epochs]), num_epochs, lr, method)
+    if callback is not None and num_epochs > 0:
+        callback(num_epochs, float(losses[num_epochs]))
+    return FactorisationResult(
+        U=U, V=V, losses=losses, method=method, rank=rank, lr=lr, num_epochs=num_epochs,
+        seed=_seed_of(seed, generator), elapsed=time.perf_counter() - t0,
+        info={"optimizer": opt_name},
+    )
+
+
+# --------------------------------------------------------------- truncated SVD
+
+
+def truncated_svd(A, mask=None, rank: int = 2) -> FactorisationResult:
+    """Best rank-``rank`` approximation by truncated SVD (Eckart-Young-Mirsky).
+
+    Uses ``torch.linalg.svd`` (``torch.svd`` is deprecated). The returned factors are
+    ``U = U_k diag(S_k)`` and ``V = V_k``, so ``U @ V.T`` is the truncated
+    reconstruction and its SSE equals the sum of the squared discarded singular
+    values.
+
+    Parameters
+    ----------
+    A : Tensor, shape (m, n)
+    mask : None
+        Accepted for a uniform signature; the SVD needs a fully observed matrix,
+        so a mask with missing entries is rejected.
+    rank : int
+
+    Returns
+    -------
+    FactorisationResult
+        ``singular_values`` holds all of ``A``'s singular values; ``losses`` has the
+        single SSE of the reconstruction.
+    """
+    A = check_matrix(A)
+    M = check_mask(mask, A)
+    if M is not None and not bool(M.bool().all()):
+        raise ValueError(
+            "truncated_svd needs a fully observed A; mask has "
+            f"{int((~M.bool()).sum())} missing entries (use factorise_sgd / factorise_gd)"
+        )
+    rank = check_rank(rank, A)
+    t0 = time.perf_counter()
+    Uf, S, Vh = torch.linalg.svd(A, full_matrices=False)
+    U = Uf[:, :rank] * S[:rank]
+    V = Vh[:rank].T
+    loss = reconstruction_sse(A, U, V)
+    return FactorisationResult(
+        U=U, V=V, losses=torch.tensor([loss], dtype=torch.float64), method="svd", rank=rank,
+        elapsed=time.perf_counter() - t0, singular_values=S,
+    )
+
+
+# ------------------------------------------------------ handout's signatures
+
+
+def sgd_factorise(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0.01):
+    """The handout's ``sgd_factorise``: per-entry GD on every entry, returns ``(U, V)``.
+
+    Draws the start from torch's global generator, like the handout; use
+    :func:`factorise_sgd` with ``seed`` for a reproducible run and the loss curve.
+    """
+    res = factorise_sgd(A, None, rank, lr=lr, num_epochs=num_epochs)
+    return res.U, res.V
+
+
+def sgd_factorise_masked(A: torch.Tensor, M: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 0.01):
+    """The handout's ``sgd_factorise_masked``: per-entry GD where ``M == 1``; ``(U, V)``."""
+    res = factorise_sgd(A, M, rank, lr=lr, num_epochs=num_epochs)
+    return res.U, res.V
+
+
+def gd_factorise_masked(A: torch.Tensor, M: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float = 1e-5):
+    """The course's full-batch ``gd_factorise_masked``; returns ``(U, V)``."""
+    res = factorise_gd(A, M, rank, lr=lr, num_epochs=num_epochs)
+    return res.U, res.V

@@ -1,0 +1,88 @@
+"""Reconstruction errors over a mask: the one implementation used everywhere.
+
+The lab's loss is the *sum* of squared errors (SSE), ``||M * (A - B)||_F^2``;
+``torch.nn.functional.mse_loss(B, A, reduction="sum")`` is the same number when
+no mask is given. MSE and RMSE divide by the number of *observed* entries, so an
+unrated cell never counts as a rating of zero.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["sse", "mse", "rmse", "mae", "reconstruction_sse"]
+
+
+def _masked_residual(target: torch.Tensor, prediction: torch.Tensor, mask) -> tuple[torch.Tensor, int]:
+    target = torch.as_tensor(target)
+    prediction = torch.as_tensor(prediction)
+    if target.shape != prediction.shape:
+        raise ValueError(
+            f"target and prediction must have the same shape, got "
+            f"{tuple(target.shape)} and {tuple(prediction.shape)}"
+        )
+    dtype = torch.promote_types(target.dtype, prediction.dtype)
+    if not dtype.is_floating_point:
+        dtype = torch.get_default_dtype()
+    diff = target.to(dtype) - prediction.to(dtype)
+    if mask is None:
+        return diff, diff.numel()
+    mask = torch.as_tensor(mask)
+    if mask.shape != target.shape:
+        raise ValueError(
+            f"mask must have the target's shape {tuple(target.shape)}, got {tuple(mask.shape)}"
+        )
+    mask_b = mask.bool()
+    return diff[mask_b], int(mask_b.sum())
+
+
+def sse(target, prediction, mask=None) -> float:
+    """Sum of squared errors over the entries where ``mask`` is 1 (all if ``None``).
+
+    Parameters
+    ----------
+    target, prediction : Tensor, shape (m, n)
+    mask : Tensor of 0/1 or bool, shape (m, n), optional
+
+    Returns
+    -------
+    float
+    """
+    diff, _ = _masked_residual(target, prediction, mask)
+    return float((diff.double() ** 2).sum())
+
+
+def mse(target, prediction, mask=None) -> float:
+    """Mean squared error over the observed entries."""
+    diff, n = _masked_residual(target, prediction, mask)
+    if n == 0:
+        raise ValueError("mask observes no entry; the mean is undefined")
+    return float((diff.double() ** 2).sum()) / n
+
+
+def rmse(target, prediction, mask=None) -> float:
+    """Root mean squared error over the observed entries."""
+    return mse(target, prediction, mask) ** 0.5
+
+
+def mae(target, prediction, mask=None) -> float:
+    """Mean absolute error over the observed entries."""
+    diff, n = _masked_residual(target, prediction, mask)
+    if n == 0:
+        raise ValueError("mask observes no entry; the mean is undefined")
+    return float(diff.double().abs().sum()) / n
+
+
+def reconstruction_sse(A, U, V, mask=None) -> float:
+    """SSE of the rank-r reconstruction ``U @ V.T`` against ``A`` over ``mask``.
+
+    Parameters
+    ----------
+    A : Tensor, shape (m, n)
+    U : Tensor, shape (m, r)
+    V : Tensor, shape (n, r)
+    mask : Tensor, shape (m, n), optional
+    """
+    U = torch.as_tensor(U)
+    V = torch.as_tensor(V)
+    return sse(A, U @ V.T, mask)
