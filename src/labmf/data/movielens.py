@@ -1,0 +1,256 @@
+"""MovieLens ratings: the embedded ml-latest-small copy and the GroupLens zips.
+
+``load_movielens("small")`` reads the compact copy of MovieLens *ml-latest-small*
+(the October 2016 edition: 100,004 ratings by 671 users on 9,125 movies) shipped
+in ``labmf/data/files/``; it works offline and checks the files' sha256 first.
+``"100k"``, ``"1m"`` and ``"latest-small"`` read the GroupLens zips, fetched and
+hash-checked by :mod:`labmf.data.download` (cached after the first download).
+
+Every loader returns a :class:`Ratings` table of raw ids; :meth:`Ratings.indexed`
+turns the ids into contiguous indices and :func:`labmf.data.lab_layout` into the
+course's dense movies x users matrix.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import zipfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Ratings", "load_movielens", "embedded_files", "EMBEDDED_SHA256", "MOVIELENS_NAMES"]
+
+# Names of the embedded files inside the package (``labmf/data/files/``) and their
+# sha256, as written by scripts/make_movielens_small.py (see files/PROVENANCE.md).
+EMBEDDED_RATINGS = "ml-latest-small-2016.npz"
+EMBEDDED_TITLES = "ml-latest-small-2016-movies.csv.gz"
+EMBEDDED_SHA256: dict[str, str] = {}
+
+# Accepted dataset names -> canonical name.
+MOVIELENS_NAMES = {
+    "small": "small",
+    "movielens-small": "small",
+    "latest-small": "ml-latest-small",
+    "ml-latest-small": "ml-latest-small",
+    "100k": "ml-100k",
+    "ml-100k": "ml-100k",
+    "1m": "ml-1m",
+    "ml-1m": "ml-1m",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Ratings:
+    """A table of explicit ratings with raw MovieLens ids.
+
+    Attributes
+    ----------
+    user : numpy.ndarray of int64, shape (nnz,)
+        Raw user ids.
+    item : numpy.ndarray of int64, shape (nnz,)
+        Raw movie ids.
+    rating : numpy.ndarray of float32, shape (nnz,)
+        Star ratings (MovieLens: 0.5 to 5.0 in half stars, or whole stars 1-5).
+    timestamp : numpy.ndarray of int64, shape (nnz,)
+        Seconds since the Unix epoch.
+    titles : dict[int, str]
+        Movie id -> title, as MovieLens spells it (``"Beautiful Mind, A (2001)"``).
+    name : str
+        Where the table came from.
+    """
+
+    user: np.ndarray
+    item: np.ndarray
+    rating: np.ndarray
+    timestamp: np.ndarray
+    titles: dict[int, str] = field(default_factory=dict)
+    name: str = ""
+
+    def __post_init__(self):
+        cast = {"user": np.int64, "item": np.int64, "rating": np.float32, "timestamp": np.int64}
+        for attr, dtype in cast.items():
+            arr = np.ascontiguousarray(np.asarray(getattr(self, attr)), dtype=dtype)
+            if arr.ndim != 1:
+                raise ValueError(f"{attr} must be 1-D, got shape {arr.shape}")
+            arr.setflags(write=False)
+            object.__setattr__(self, attr, arr)
+        n = self.user.size
+        for attr in ("item", "rating", "timestamp"):
+            if getattr(self, attr).size != n:
+                raise ValueError(
+                    f"user, item, rating and timestamp must have the same length; "
+                    f"user has {n}, {attr} has {getattr(self, attr).size}"
+                )
+        if n and not np.all(np.isfinite(self.rating)):
+            raise ValueError("rating must be finite")
+        if n and float(self.rating.min()) <= 0:
+            # 0 means "unrated" in the dense layout, so a stored rating must be positive.
+            raise ValueError(f"ratings must be > 0, found {float(self.rating.min())}")
+
+    def __len__(self) -> int:
+        return int(self.user.size)
+
+    @property
+    def user_ids(self) -> np.ndarray:
+        """Sorted distinct user ids, shape (n_users,)."""
+        return np.unique(self.user)
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        """Sorted distinct movie ids, shape (n_items,)."""
+        return np.unique(self.item)
+
+    @property
+    def n_users(self) -> int:
+        return int(self.user_ids.size)
+
+    @property
+    def n_items(self) -> int:
+        return int(self.item_ids.size)
+
+    def indexed(self) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """Contiguous indices for users and movies.
+
+        Returns
+        -------
+        user_idx : numpy.ndarray of int64, shape (nnz,)
+            Position of each rating's user in :attr:`user_ids`.
+        item_idx : numpy.ndarray of int64, shape (nnz,)
+            Position of each rating's movie in :attr:`item_ids`.
+        n_users, n_items : int
+        """
+        users, user_idx = np.unique(self.user, return_inverse=True)
+        items, item_idx = np.unique(self.item, return_inverse=True)
+        return (user_idx.astype(np.int64).reshape(-1), item_idx.astype(np.int64).reshape(-1),
+                int(users.size), int(items.size))
+
+    def title(self, movie_id: int) -> str:
+        """Title of ``movie_id`` (``"movie <id>"`` when the table has none)."""
+        return self.titles.get(int(movie_id), f"movie {int(movie_id)}")
+
+    def __repr__(self) -> str:
+        return (f"Ratings(name={self.name!r}, ratings={len(self)}, users={self.n_users}, "
+                f"movies={self.n_items})")
+
+
+# ---------------------------------------------------------------- embedded copy
+
+
+def embedded_files() -> dict[str, Path]:
+    """Paths of the embedded MovieLens files (ratings ``.npz`` and titles ``.csv.gz``)."""
+    base = resources.files("labmf.data").joinpath("files")
+    return {name: Path(str(base.joinpath(name))) for name in (EMBEDDED_RATINGS, EMBEDDED_TITLES)}
+
+
+def _check_embedded(paths: dict[str, Path]) -> None:
+    import pooch  # lazy: only loading data needs it
+
+    for name, path in paths.items():
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"the embedded MovieLens file {name} is missing from {path.parent}; "
+                f"reinstall labmf or run scripts/make_movielens_small.py"
+            )
+        expected = EMBEDDED_SHA256.get(name)
+        if expected is None:
+            continue
+        got = pooch.file_hash(str(path), alg="sha256")
+        if got != expected:
+            raise OSError(
+                f"the embedded MovieLens file {path} is corrupted: sha256 {got}, "
+                f"expected {expected}; reinstall labmf or run scripts/make_movielens_small.py"
+            )
+
+
+def _read_titles_csv(text: str) -> dict[int, str]:
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader)
+    if header[:2] != ["movieId", "title"]:
+        raise ValueError(f"unexpected movies.csv header {header!r}")
+    return {int(row[0]): row[1] for row in reader if row}
+
+
+def _load_embedded() -> Ratings:
+    paths = embedded_files()
+    _check_embedded(paths)
+    with np.load(paths[EMBEDDED_RATINGS]) as z:
+        user = z["user"].astype(np.int64)
+        item = z["item"].astype(np.int64)
+        # Stored as twice the rating in a uint8: half-stars are exact integers.
+        rating = z["rating2"].astype(np.float32) / 2
+        timestamp = z["timestamp"].astype(np.int64)
+    with gzip.open(paths[EMBEDDED_TITLES], "rt", encoding="utf-8", newline="") as fh:
+        titles = _read_titles_csv(fh.read())
+    return Ratings(user, item, rating, timestamp, titles, name="ml-latest-small (2016, embedded)")
+
+
+# ------------------------------------------------------------ GroupLens zips
+
+
+def _member(zf: zipfile.ZipFile, suffix: str) -> str:
+    for name in zf.namelist():
+        if name.endswith(suffix):
+            return name
+    raise ValueError(f"{suffix} not found in {zf.filename}")
+
+
+def read_movielens_zip(path, name: str) -> Ratings:
+    """Parse a GroupLens zip (``ml-latest-small``, ``ml-100k`` or ``ml-1m``)."""
+    name = MOVIELENS_NAMES.get(name, name)
+    with zipfile.ZipFile(path) as zf:
+        if name == "ml-latest-small":
+            rows = np.genfromtxt(
+                io.BytesIO(zf.read(_member(zf, "/ratings.csv"))), delimiter=",",
+                skip_header=1, dtype=np.float64,
+            ).reshape(-1, 4)
+            titles = _read_titles_csv(zf.read(_member(zf, "/movies.csv")).decode("utf-8"))
+        elif name == "ml-100k":
+            rows = np.loadtxt(io.BytesIO(zf.read(_member(zf, "/u.data"))), dtype=np.float64).reshape(-1, 4)
+            text = zf.read(_member(zf, "/u.item")).decode("latin-1")
+            titles = {int(p[0]): p[1] for p in (ln.split("|") for ln in text.splitlines()) if len(p) > 1}
+        elif name == "ml-1m":
+            text = zf.read(_member(zf, "/ratings.dat")).decode("latin-1")
+            rows = np.array([ln.split("::") for ln in text.splitlines() if ln], dtype=np.float64).reshape(-1, 4)
+            text = zf.read(_member(zf, "/movies.dat")).decode("latin-1")
+            titles = {int(p[0]): p[1] for p in (ln.split("::") for ln in text.splitlines()) if len(p) > 1}
+        else:
+            raise ValueError(f"name must be one of {sorted(set(MOVIELENS_NAMES))}, got {name!r}")
+    return Ratings(rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64),
+                   rows[:, 2].astype(np.float32), rows[:, 3].astype(np.int64), titles, name=name)
+
+
+def load_movielens(name: str = "small", *, path=None) -> Ratings:
+    """Load a MovieLens ratings table.
+
+    Parameters
+    ----------
+    name : {"small", "latest-small", "100k", "1m"}
+        ``"small"`` (alias ``"movielens-small"``): the embedded 2016 ml-latest-small,
+        offline. ``"latest-small"``, ``"100k"``, ``"1m"`` (or ``"ml-..."``): the
+        GroupLens zip, downloaded once into the cache (``LABMF_DATA_DIR``) and
+        hash-checked; note that GroupLens' current ml-latest-small is a newer edition
+        than the embedded one.
+    path : str or Path, optional
+        A zip already on disk (skips the download, not the parsing).
+
+    Returns
+    -------
+    Ratings
+    """
+    if not isinstance(name, str) or name not in MOVIELENS_NAMES:
+        raise ValueError(f"name must be one of {sorted(MOVIELENS_NAMES)}, got {name!r}")
+    canonical = MOVIELENS_NAMES[name]
+    if canonical == "small":
+        if path is not None:
+            raise ValueError("path is for the downloadable zips; 'small' is embedded")
+        return _load_embedded()
+    if path is None:
+        from .download import fetch
+
+        path = fetch(f"{canonical}.zip")
+    return read_movielens_zip(path, canonical)
