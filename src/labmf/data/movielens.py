@@ -29,7 +29,10 @@ __all__ = ["Ratings", "load_movielens", "embedded_files", "EMBEDDED_SHA256", "MO
 # sha256, as written by scripts/make_movielens_small.py (see files/PROVENANCE.md).
 EMBEDDED_RATINGS = "ml-latest-small-2016.npz"
 EMBEDDED_TITLES = "ml-latest-small-2016-movies.csv.gz"
-EMBEDDED_SHA256: dict[str, str] = {}
+EMBEDDED_SHA256: dict[str, str] = {
+    EMBEDDED_RATINGS: "50e3f7b2033125da25ae140362adafe106bdb416bdae106350e8a885ae9af8fe",
+    EMBEDDED_TITLES: "9cc44559d8d358f845d14a6afc151b86ce97c00b3591c19b38cc9cffefb3fba4",
+}
 
 # Accepted dataset names -> canonical name.
 MOVIELENS_NAMES = {
