@@ -14,16 +14,31 @@ course's dense movies x users matrix.
 from __future__ import annotations
 
 import csv
+import difflib
 import gzip
 import io
+import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import torch
 
-__all__ = ["Ratings", "load_movielens", "embedded_files", "EMBEDDED_SHA256", "MOVIELENS_NAMES"]
+__all__ = [
+    "Ratings",
+    "LabLayout",
+    "load_movielens",
+    "lab_layout",
+    "normalise_title",
+    "find_title",
+    "read_movielens_zip",
+    "embedded_files",
+    "EMBEDDED_SHA256",
+    "MOVIELENS_NAMES",
+]
 
 # Names of the embedded files inside the package (``labmf/data/files/``) and their
 # sha256, as written by scripts/make_movielens_small.py (see files/PROVENANCE.md).
@@ -257,3 +272,207 @@ def load_movielens(name: str = "small", *, path=None) -> Ratings:
 
         path = fetch(f"{canonical}.zip")
     return read_movielens_zip(path, canonical)
+
+
+# ------------------------------------------------------------------ lab layout
+
+
+@dataclass(frozen=True, eq=False)
+class LabLayout:
+    """A dense movies x users ratings matrix laid out like the course's ``ratings.pt``.
+
+    Attributes
+    ----------
+    ratings : Tensor of float32, shape (n_movies, n_users)
+        ``ratings[i, j]`` is user ``j``'s rating of movie ``i``; 0 means *unrated*
+        (never a rating: MovieLens' lowest star is 0.5, Netflix's is 1).
+    titles : list of str, length n_movies
+        Title of each row.
+    movie_ids : numpy.ndarray of int64, shape (n_movies,)
+        Source id of each row (MovieLens movie id; the row number for the course data).
+    user_ids : numpy.ndarray of int64, shape (n_users,)
+        Source id of each column (MovieLens user id; the column number for the course data).
+    name : str
+        Where the data came from.
+    """
+
+    ratings: torch.Tensor
+    titles: list
+    movie_ids: np.ndarray
+    user_ids: np.ndarray
+    name: str = ""
+
+    def __post_init__(self):
+        R = self.ratings
+        if not isinstance(R, torch.Tensor) or R.ndim != 2:
+            raise ValueError(f"ratings must be a 2-D tensor, got {type(R).__name__}")
+        m, n = R.shape
+        if len(self.titles) != m:
+            raise ValueError(
+                f"titles must have one entry per row: ratings has {m} rows, titles has "
+                f"{len(self.titles)} entries"
+            )
+        if len(self.movie_ids) != m or len(self.user_ids) != n:
+            raise ValueError(
+                f"movie_ids / user_ids must have lengths {m} / {n}, got "
+                f"{len(self.movie_ids)} / {len(self.user_ids)}"
+            )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.ratings.shape)
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """1.0 where a rating is observed (``ratings > 0``), shape (n_movies, n_users)."""
+        return (self.ratings > 0).to(self.ratings.dtype)
+
+    @property
+    def nnz(self) -> int:
+        """Number of observed ratings."""
+        return int((self.ratings > 0).sum())
+
+    def find_title(self, query: str) -> int:
+        """Row of the movie called ``query`` (see :func:`find_title`)."""
+        return find_title(self.titles, query)
+
+    def is_rated(self, row: int, col: int) -> bool:
+        """Whether user ``col`` rated movie ``row`` (a 0 entry is *unrated*)."""
+        return bool(self.ratings[row, col] > 0)
+
+    def __repr__(self) -> str:
+        m, n = self.shape
+        return f"LabLayout(name={self.name!r}, shape=({m}, {n}), ratings={self.nnz})"
+
+
+def _order_by_count(ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    # Most counts first; equal counts by increasing id, so the order is reproducible.
+    return np.lexsort((ids, -counts))
+
+
+def lab_layout(ratings: Ratings, n_movies: int = 1000, n_users: int = 10000) -> LabLayout:
+    """Build the course's layout (rows = popular movies, columns = active users).
+
+    Rows are the ``n_movies`` movies with the most ratings; columns are the (up to)
+    ``n_users`` users with the most ratings *among those movies*, so that the number
+    of ratings per column, ``layout.mask.sum(0)``, never increases from left to
+    right. Ties are broken by increasing id. Users with no rating among the chosen
+    movies are left out.
+
+    Parameters
+    ----------
+    ratings : Ratings
+    n_movies : int
+        Number of rows (at most the number of movies).
+    n_users : int
+        Maximum number of columns (fewer when the data have fewer users).
+
+    Returns
+    -------
+    LabLayout
+        For the embedded ml-latest-small: 1000 x 671, 62,397 ratings.
+    """
+    if not isinstance(ratings, Ratings):
+        raise TypeError(f"ratings must be a Ratings table, got {type(ratings).__name__}")
+    for pname, val in (("n_movies", n_movies), ("n_users", n_users)):
+        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
+            raise ValueError(f"{pname} must be a positive integer, got {val!r}")
+    if ratings.n_items < n_movies:
+        raise ValueError(
+            f"n_movies={n_movies} exceeds the {ratings.n_items} movies of {ratings.name or 'the table'}"
+        )
+    pairs = ratings.user.astype(np.int64) * (int(ratings.item.max()) + 1) + ratings.item
+    if np.unique(pairs).size != pairs.size:
+        raise ValueError("ratings has duplicate (user, movie) pairs; keep one rating per pair")
+
+    movie_ids, movie_counts = np.unique(ratings.item, return_counts=True)
+    rows = movie_ids[_order_by_count(movie_ids, movie_counts)[:n_movies]]
+    keep = np.isin(ratings.item, rows)
+    user_ids, user_counts = np.unique(ratings.user[keep], return_counts=True)
+    cols = user_ids[_order_by_count(user_ids, user_counts)[:n_users]]
+    keep &= np.isin(ratings.user, cols)
+
+    row_of = {int(m): i for i, m in enumerate(rows)}
+    col_of = {int(u): j for j, u in enumerate(cols)}
+    r_idx = np.fromiter((row_of[int(m)] for m in ratings.item[keep]), dtype=np.int64)
+    c_idx = np.fromiter((col_of[int(u)] for u in ratings.user[keep]), dtype=np.int64)
+    R = torch.zeros(len(rows), len(cols), dtype=torch.float32)
+    R[torch.from_numpy(r_idx), torch.from_numpy(c_idx)] = torch.from_numpy(ratings.rating[keep].copy())
+    titles = [ratings.title(m) for m in rows]
+    return LabLayout(R, titles, rows.astype(np.int64), cols.astype(np.int64),
+                     name=f"{ratings.name}: top {len(rows)} movies x {len(cols)} users")
+
+
+# ---------------------------------------------------------------- title lookup
+
+_YEAR = re.compile(r"\s*\((\d{4})(?:[-\u2013]\d{0,4})?\)\s*$")
+# MovieLens moves leading articles to the end: "Beautiful Mind, A (2001)".
+_TRAILING_ARTICLE = re.compile(
+    r"^(?P<body>.*),\s*(?P<art>the|a|an|les|la|le|l'|il|el|los|las|die|der|das|den|det)$",
+    re.IGNORECASE,
+)
+
+
+def normalise_title(title: str) -> tuple[str, int | None]:
+    """Canonical form of a movie title and its year (``None`` when absent).
+
+    ``"Beautiful Mind, A (2001)"`` and ``"A Beautiful Mind"`` both give
+    ``"a beautiful mind"`` (years 2001 and ``None``): the trailing year is split
+    off, a trailing article ("X, The") is moved to the front, accents, case,
+    punctuation and "&" vs "and" are ignored.
+    """
+    if not isinstance(title, str):
+        raise TypeError(f"title must be a string, got {type(title).__name__}")
+    s = title.strip()
+    year = None
+    m = _YEAR.search(s)
+    if m:
+        year, s = int(m.group(1)), s[: m.start()]
+    # An alternative title in parentheses, "Seven (a.k.a. Se7en) (1995)", is dropped.
+    s = re.sub(r"\s*\((?:a\.k\.a\.|aka)[^)]*\)", "", s, flags=re.IGNORECASE).strip()
+    m = _TRAILING_ARTICLE.match(s)
+    if m:
+        s = f"{m.group('art')} {m.group('body')}"
+    s = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode("ascii").lower()
+    s = s.replace("&", " and ")
+    s = re.sub(r"[^a-z0-9]+", " ", s)
+    return " ".join(s.split()), year
+
+
+def find_title(titles, query: str) -> int:
+    """Index of the title matching ``query`` in ``titles``.
+
+    Titles are compared in :func:`normalise_title` form, so the course's
+    ``"A Beautiful Mind"`` finds MovieLens' ``"Beautiful Mind, A (2001)"``. A year
+    in ``query`` must match the title's year when the title has one.
+
+    Parameters
+    ----------
+    titles : sequence of str
+    query : str
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    KeyError
+        No title matches (the message lists close candidates).
+    ValueError
+        Several titles match (the message lists them; add the year).
+    """
+    key, year = normalise_title(query)
+    if not key:
+        raise ValueError(f"query must contain letters or digits, got {query!r}")
+    normal = [normalise_title(t) for t in titles]
+    hits = [i for i, (k, y) in enumerate(normal) if k == key and (year is None or y is None or y == year)]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        close = difflib.get_close_matches(key, [k for k, _ in normal], n=5, cutoff=0.6)
+        suggestions = [titles[i] for i, (k, _) in enumerate(normal) if k in close][:5]
+        raise KeyError(f"no title matches {query!r}; close titles: {suggestions}")
+    raise ValueError(
+        f"{len(hits)} titles match {query!r}: {[titles[i] for i in hits]}; add the year"
+    )
