@@ -20,6 +20,7 @@ from .factorise import (
     truncated_svd,
 )
 from .metrics import mae, mse, reconstruction_sse, rmse, sse
+from .plot import plot_loss_curves, plot_seed_spread
 from .result import FactorisationResult
 
 __version__ = "0.1.0"
@@ -37,6 +38,8 @@ __all__ = [
     "lab_matrix",
     "mae",
     "mse",
+    "plot_loss_curves",
+    "plot_seed_spread",
     "reconstruction_sse",
     "rmse",
     "sgd_factorise",

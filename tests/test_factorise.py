@@ -1,0 +1,212 @@
+"""Properties of the factorisation algorithms on the lab's matrices."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import labmf
+from labmf.kernels import sgd_epochs_reference
+
+
+@pytest.fixture
+def A():
+    return labmf.lab_matrix()
+
+
+@pytest.fixture
+def M():
+    return labmf.lab_mask()
+
+
+# ------------------------------------------------------------------ Q1 / Q2
+
+
+def test_q1_default_seed_sse_in_expected_range(A):
+    res = labmf.factorise_sgd(A, rank=2, seed=0)
+    assert 0.1219 <= res.loss <= 0.125
+    assert res.U.shape == (3, 2) and res.V.shape == (3, 2)
+    assert res.U.dtype == A.dtype
+    # The stored loss is the SSE of the returned factors (what mse_loss(sum) gives).
+    expected = torch.nn.functional.mse_loss(res.U @ res.V.T, A, reduction="sum").item()
+    assert res.loss == pytest.approx(expected, rel=1e-5)
+
+
+def test_truncated_svd_sse_equals_discarded_singular_value_squared(A):
+    res = labmf.truncated_svd(A, rank=2)
+    S = res.singular_values
+    assert torch.allclose(S, torch.tensor([5.3339, 0.6959, 0.3492]), atol=1e-4)
+    assert res.loss == pytest.approx(float(S[2]) ** 2, abs=1e-5)
+    assert f"{res.loss:.4f}" == "0.1219"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_eckart_young_identity_random_matrices(seed):
+    g = torch.Generator().manual_seed(seed)
+    A = torch.randn(7, 5, generator=g, dtype=torch.float64)
+    S = torch.linalg.svdvals(A)
+    for k in range(1, 5):
+        res = labmf.truncated_svd(A, rank=k)
+        assert res.loss == pytest.approx(float((S[k:] ** 2).sum()), rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_no_rank2_factorisation_beats_svd(A, seed):
+    svd = labmf.truncated_svd(A, rank=2).loss
+    sgd = labmf.factorise_sgd(A, rank=2, seed=seed).loss
+    assert sgd >= svd - 1e-6
+
+
+# ------------------------------------------------------------- determinism
+
+
+@pytest.mark.parametrize(
+    "fit",
+    [
+        lambda A, M, s: labmf.factorise_sgd(A, M, 2, seed=s, num_epochs=50),
+        lambda A, M, s: labmf.factorise_gd(A, M, 2, lr=0.01, seed=s, num_epochs=50),
+        lambda A, M, s: labmf.factorise_autograd(A, M, 2, seed=s, num_epochs=50),
+    ],
+    ids=["sgd", "gd", "autograd"],
+)
+def test_same_seed_bit_identical(A, M, fit):
+    a, b = fit(A, M, 3), fit(A, M, 3)
+    assert torch.equal(a.U, b.U) and torch.equal(a.V, b.V)
+    assert torch.equal(a.losses, b.losses)
+    c = fit(A, M, 4)
+    assert not torch.equal(a.U, c.U)
+
+
+def test_generator_and_seed_agree(A):
+    g = torch.Generator().manual_seed(7)
+    a = labmf.factorise_sgd(A, rank=2, generator=g, num_epochs=10)
+    b = labmf.factorise_sgd(A, rank=2, seed=7, num_epochs=10)
+    assert torch.equal(a.U, b.U)
+
+
+def test_handout_signatures_return_factor_pair(A, M):
+    torch.manual_seed(0)  # the handout's functions use torch's global generator
+    U, V = labmf.sgd_factorise(A, 2)
+    assert U.shape == (3, 2) and V.shape == (3, 2)
+    U, V = labmf.sgd_factorise_masked(A, M, 2, num_epochs=10)
+    assert U.shape == (3, 2)
+    U, V = labmf.gd_factorise_masked(A, M, 2, num_epochs=10)
+    assert V.shape == (3, 2)
+
+
+def test_result_unpacks_like_handout(A):
+    res = labmf.factorise_sgd(A, rank=1, seed=0, num_epochs=3)
+    U, V = res
+    assert U is res.U and V is res.V
+    assert len(res.losses) == 4
+    assert "sgd" in repr(res)
+
+
+# ---------------------------------------------------------- per-entry SGD
+
+
+def _handout_loop(A, M, U, V, lr, num_epochs):
+    """The handout's loop, written over torch scalars (the slow, literal version)."""
+    U, V = U.clone(), V.clone()
+    for _ in range(num_epochs):
+        for r in range(A.shape[0]):
+            for c in range(A.shape[1]):
+                if M is None or M[r, c] == 1:
+                    e = A[r, c] - U[r] @ V[c]
+                    U[r] = U[r] + lr * e * V[c]
+                    V[c] = V[c] + lr * e * U[r]
+    return U, V
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_sgd_matches_literal_handout_loop(A, M, masked):
+    A64 = A.double()
+    mask = M if masked else None
+    g = torch.Generator().manual_seed(1)
+    U0 = torch.rand(3, 2, generator=g, dtype=torch.float64)
+    V0 = torch.rand(3, 2, generator=g, dtype=torch.float64)
+    res = labmf.factorise_sgd(A64, mask, 2, init=(U0, V0), num_epochs=20, backend="python")
+    U, V = _handout_loop(A64, mask, U0, V0, 0.01, 20)
+    assert torch.allclose(res.U, U, atol=1e-12) and torch.allclose(res.V, V, atol=1e-12)
+
+
+def test_sgd_masked_ignores_unobserved_values(A, M):
+    B = A.clone()
+    B[1, 0] = 1000.0  # hidden entries must not influence the fit
+    B[2, 1] = -7.0
+    a = labmf.factorise_sgd(A, M, 2, seed=0, num_epochs=30)
+    b = labmf.factorise_sgd(B, M, 2, seed=0, num_epochs=30)
+    assert torch.equal(a.U, b.U)
+
+
+def test_reference_kernel_writes_losses():
+    rows = np.array([0, 0, 1]); cols = np.array([0, 1, 1]); vals = np.array([1.0, 2.0, 3.0])
+    U = np.full((2, 1), 0.5); V = np.full((2, 1), 0.5)
+    losses = np.empty(3)
+    done = sgd_epochs_reference(rows, cols, vals, U, V, 0.1, 3, losses)
+    assert done == 3 and np.all(np.diff(losses) < 0)
+
+
+def test_callback_sees_every_epoch(A):
+    seen = []
+    labmf.factorise_sgd(A, rank=2, seed=0, num_epochs=5, callback=lambda e, l: seen.append((e, l)))
+    assert [e for e, _ in seen] == [1, 2, 3, 4, 5]
+
+
+# -------------------------------------------------------------- full batch
+
+
+def test_gd_loss_non_increasing_at_small_lr(A, M):
+    res = labmf.factorise_gd(A, M, 2, lr=1e-3, num_epochs=300, seed=0)
+    d = torch.diff(res.losses)
+    assert bool((d <= 1e-12).all())
+    assert res.losses[-1] < res.losses[0]
+
+
+def test_gd_matches_course_update(A, M):
+    g = torch.Generator().manual_seed(2)
+    U = torch.rand(3, 2, generator=g)
+    V = torch.rand(3, 2, generator=g)
+    res = labmf.factorise_gd(A, M, 2, lr=0.01, num_epochs=10, init=(U, V))
+    for _ in range(10):
+        E = (A - U @ V.T) * M
+        U = U + 0.01 * E @ V
+        V = V + 0.01 * E.T @ U
+    assert torch.allclose(res.U, U) and torch.allclose(res.V, V)
+    assert res.loss == pytest.approx(labmf.sse(A, U @ V.T, M), rel=1e-5)
+
+
+def test_autograd_gradient_equals_hand_gradient():
+    g = torch.Generator().manual_seed(0)
+    A = torch.randn(5, 4, generator=g, dtype=torch.float64)
+    M = (torch.rand(5, 4, generator=g) > 0.3).double()
+    U = torch.randn(5, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    V = torch.randn(4, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    loss = (((A - U @ V.T) * M) ** 2).sum()
+    loss.backward()
+    E = ((A - U @ V.T) * M).detach()
+    # d/dU ||M*(A - U V^T)||^2 = -2 E V ; the course's update U += lr E V is a step
+    # along the negative gradient with the factor 2 folded into lr.
+    assert torch.allclose(U.grad, -2 * E @ V.detach())
+    assert torch.allclose(V.grad, -2 * E.T @ U.detach())
+
+
+@pytest.mark.parametrize("opt", sorted(labmf.OPTIMISERS))
+def test_every_named_optimiser_reduces_loss(opt):
+    R, M = labmf.blog_matrix()
+    res = labmf.factorise_autograd(R, M, 2, optimizer=opt, lr=0.01, num_epochs=100, seed=0)
+    assert res.losses[-1] < res.losses[0]
+    assert res.info["optimizer"] == opt
+
+
+def test_autograd_accepts_optimizer_class():
+    R, M = labmf.blog_matrix()
+    res = labmf.factorise_autograd(R, M, 2, optimizer=torch.optim.NAdam, lr=0.05, num_epochs=50, seed=0)
+    assert res.losses[-1] < res.losses[0]
+
+
+def test_zero_epochs_returns_start(A):
+    res = labmf.factorise_sgd(A, rank=2, seed=0, num_epochs=0)
+    assert res.losses.shape == (1,)
+    assert math.isfinite(res.loss)

@@ -1,0 +1,166 @@
+"""Every bad input gets an error that names the parameter and the bad value."""
+
+import pytest
+import torch
+
+import labmf
+
+ALGOS = {
+    "sgd": labmf.factorise_sgd,
+    "gd": labmf.factorise_gd,
+    "autograd": labmf.factorise_autograd,
+}
+
+
+@pytest.fixture
+def A():
+    return labmf.lab_matrix()
+
+
+@pytest.fixture(params=sorted(ALGOS))
+def fit(request):
+    return ALGOS[request.param]
+
+
+def test_A_not_2d(fit):
+    with pytest.raises(ValueError, match=r"A must be 2-D.*3-D"):
+        fit(torch.ones(2, 2, 2), rank=1)
+    with pytest.raises(ValueError, match=r"A must be 2-D.*1-D"):
+        fit(torch.ones(4), rank=1)
+
+
+def test_A_empty(fit):
+    with pytest.raises(ValueError, match=r"A must not be empty"):
+        fit(torch.ones(0, 3), rank=1)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_A_non_finite(fit, A, bad):
+    A[1, 2] = bad
+    with pytest.raises(ValueError, match=r"A must be finite.*A\[1, 2\]"):
+        fit(A, rank=2)
+
+
+def test_A_wrong_type(fit):
+    with pytest.raises(TypeError, match="A must be"):
+        fit(object(), rank=1)
+
+
+def test_mask_wrong_shape(fit, A):
+    with pytest.raises(ValueError, match=r"M must have the same shape as A \(3, 3\), got \(3, 2\)"):
+        fit(A, torch.ones(3, 2), rank=2)
+
+
+def test_mask_values_not_binary(fit, A):
+    M = labmf.lab_mask()
+    M[0, 0] = 2
+    with pytest.raises(ValueError, match=r"M must contain only 0 and 1.*2\.0"):
+        fit(A, M, rank=2)
+
+
+def test_mask_all_zero(fit, A):
+    with pytest.raises(ValueError, match=r"M observes no entry"):
+        fit(A, torch.zeros(3, 3), rank=2)
+
+
+def test_bool_mask_accepted(A):
+    res = labmf.factorise_sgd(A, labmf.lab_mask().bool(), rank=2, seed=0, num_epochs=2)
+    assert res.info["nnz"] == 7
+
+
+@pytest.mark.parametrize("rank", [0, -1, 4])
+def test_rank_out_of_range(fit, A, rank):
+    with pytest.raises(ValueError, match=rf"rank must be between 1 and min\(m, n\) = 3.*got {rank}"):
+        fit(A, rank=rank)
+
+
+@pytest.mark.parametrize("rank", [2.0, "2", True])
+def test_rank_not_integer(fit, A, rank):
+    with pytest.raises(TypeError, match="rank must be an integer"):
+        fit(A, rank=rank)
+
+
+@pytest.mark.parametrize("lr", [0, -0.1, float("nan"), float("inf")])
+def test_lr_not_positive(fit, A, lr):
+    with pytest.raises(ValueError, match=r"lr must be a positive finite number"):
+        fit(A, rank=2, lr=lr)
+
+
+def test_lr_wrong_type(fit, A):
+    with pytest.raises(TypeError, match="lr must be a positive real number"):
+        fit(A, rank=2, lr="0.01")
+
+
+def test_num_epochs_negative(fit, A):
+    with pytest.raises(ValueError, match=r"num_epochs must be >= 0, got -1"):
+        fit(A, rank=2, num_epochs=-1)
+
+
+def test_num_epochs_not_int(fit, A):
+    with pytest.raises(TypeError, match=r"num_epochs must be a non-negative integer"):
+        fit(A, rank=2, num_epochs=10.5)
+
+
+def test_seed_and_generator_exclusive(fit, A):
+    with pytest.raises(ValueError, match="either seed or generator"):
+        fit(A, rank=2, seed=1, generator=torch.Generator())
+
+
+def test_negative_seed(fit, A):
+    with pytest.raises(ValueError, match="seed must be >= 0, got -3"):
+        fit(A, rank=2, seed=-3)
+
+
+def test_init_shape_checked(A):
+    with pytest.raises(ValueError, match="init must be"):
+        labmf.factorise_sgd(A, rank=2, init=(torch.rand(3, 1), torch.rand(3, 2)))
+
+
+@pytest.mark.parametrize(
+    "name,call",
+    [
+        ("sgd", lambda A: labmf.factorise_sgd(A * 100, rank=2, lr=1.0, seed=0)),
+        ("gd", lambda A: labmf.factorise_gd(A * 100, rank=2, lr=1.0, seed=0)),
+        ("autograd-sgd", lambda A: labmf.factorise_autograd(A * 100, rank=2, optimizer="sgd", lr=1.0, seed=0)),
+    ],
+)
+def test_divergence_raises_with_epoch_and_hint(A, name, call):
+    with pytest.raises(labmf.DivergenceError, match=rf"{name} diverged.*epoch \d+.*lower lr"):
+        call(A)
+
+
+def test_divergence_is_a_floating_point_error():
+    assert issubclass(labmf.DivergenceError, FloatingPointError)
+
+
+def test_unknown_backend(A):
+    with pytest.raises(ValueError, match="backend must be"):
+        labmf.factorise_sgd(A, rank=2, backend="fortran")
+
+
+def test_unknown_optimizer(A):
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        labmf.factorise_autograd(A, rank=2, optimizer="lbfgs-ish")
+
+
+def test_svd_rejects_missing_entries(A):
+    with pytest.raises(ValueError, match="needs a fully observed A"):
+        labmf.truncated_svd(A, labmf.lab_mask(), rank=2)
+
+
+def test_metrics_shape_mismatch():
+    with pytest.raises(ValueError, match="same shape"):
+        labmf.sse(torch.ones(2, 2), torch.ones(2, 3))
+    with pytest.raises(ValueError, match="mask must have"):
+        labmf.sse(torch.ones(2, 2), torch.ones(2, 2), torch.ones(3, 3))
+
+
+def test_metrics_over_mask():
+    A = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    B = torch.tensor([[1.0, 0.0], [5.0, 4.0]])
+    M = torch.tensor([[1, 0], [1, 1]])
+    assert labmf.sse(A, B) == 8.0
+    assert labmf.sse(A, B, M) == 4.0
+    assert labmf.mse(A, B, M) == pytest.approx(4.0 / 3)
+    assert labmf.rmse(A, B, M) == pytest.approx((4.0 / 3) ** 0.5)
+    assert labmf.mae(A, B, M) == pytest.approx(2.0 / 3)
