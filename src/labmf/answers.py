@@ -1,0 +1,402 @@
+"""The figures that answer the lab's questions 1.1-4.1, computed in one place.
+
+:func:`compute_answers` runs every question's computation with explicit seeds and
+returns an :class:`Answers` record; the terminal command (``python -m labmf
+answers``), the one-page answer sheet and the report's pitfalls section all read
+that record, so the numbers they show cannot disagree.
+
+Example
+-------
+>>> from labmf.answers import compute_answers, format_answers
+>>> ans = compute_answers(seed=0, include_q4=False)
+>>> print(f"{ans.q2.sse:.4f}")
+0.1219
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .data import lab_mask, lab_matrix
+from .factorise import factorise_sgd, truncated_svd
+from .metrics import sse
+
+__all__ = [
+    "Answers",
+    "Q1Answer",
+    "Q2Answer",
+    "Q3Answer",
+    "Q4Answer",
+    "HiddenEntry",
+    "compute_answers",
+    "format_answers",
+    "versions",
+]
+
+#: Seeds over which the seed dependence of Q1 and Q3 is measured.
+SPREAD_SEEDS = range(20)
+
+
+def versions() -> dict[str, str]:
+    """Versions of the software the figures were computed with."""
+    from . import __version__
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "labmf": __version__,
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class Q1Answer:
+    """Q1.2: per-entry SGD (``factorise_sgd``) of the lab matrix.
+
+    Attributes
+    ----------
+    A : Tensor, shape (3, 3)
+    U, V : Tensor, shape (3, 2)
+    reconstruction : Tensor, shape (3, 3)
+        ``U @ V.T``.
+    sse : float
+        ``||A - U V^T||_F^2`` (a sum, not a mean).
+    losses : Tensor, shape (num_epochs + 1,)
+        Training SSE per epoch.
+    rank, lr, num_epochs, seed
+        The run's settings.
+    seed_sse : tuple of float
+        Final SSE for each seed of :data:`SPREAD_SEEDS`.
+    """
+
+    A: torch.Tensor
+    U: torch.Tensor
+    V: torch.Tensor
+    reconstruction: torch.Tensor
+    sse: float
+    losses: torch.Tensor
+    rank: int
+    lr: float
+    num_epochs: int
+    seed: int
+    seed_sse: tuple[float, ...]
+
+    @property
+    def mse(self) -> float:
+        """Mean over the 9 entries: what the seed report wrongly called its "MSE"."""
+        return self.sse / self.A.numel()
+
+
+@dataclass(frozen=True, eq=False)
+class Q2Answer:
+    """Q2: truncated SVD of the lab matrix (``torch.linalg.svd``).
+
+    Attributes
+    ----------
+    singular_values : Tensor, shape (3,)
+    reconstruction : Tensor, shape (3, 3)
+        Rank-``rank`` truncation.
+    sse : float
+        Its squared error, equal to ``discarded_sq``.
+    discarded_sq : float
+        Sum of squares of the discarded singular values (Eckart-Young-Mirsky).
+    sgd_gap : float
+        Q1's SSE minus this SSE (>= 0 up to rounding: the SVD is optimal).
+    """
+
+    singular_values: torch.Tensor
+    reconstruction: torch.Tensor
+    sse: float
+    discarded_sq: float
+    rank: int
+    sgd_gap: float
+
+
+@dataclass(frozen=True, eq=False)
+class HiddenEntry:
+    """One entry hidden by Q3's mask: its truth, its prediction, its seed spread.
+
+    Attributes
+    ----------
+    row, col : int
+    true : float
+        ``A[row, col]``, never seen by the fit.
+    predicted : float
+        Completed value with the answer's seed.
+    per_seed : tuple of float
+        Completed value for each seed of :data:`SPREAD_SEEDS`.
+    """
+
+    row: int
+    col: int
+    true: float
+    predicted: float
+    per_seed: tuple[float, ...]
+
+    @property
+    def error(self) -> float:
+        """``predicted - true``."""
+        return self.predicted - self.true
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        """(min, max) of the completed value over the seeds."""
+        return min(self.per_seed), max(self.per_seed)
+
+    @property
+    def seed_mean(self) -> float:
+        return float(np.mean(self.per_seed))
+
+    @property
+    def seed_std(self) -> float:
+        return float(np.std(self.per_seed))
+
+
+@dataclass(frozen=True, eq=False)
+class Q3Answer:
+    """Q3: masked per-entry SGD (matrix completion) of the lab matrix.
+
+    Attributes
+    ----------
+    mask : Tensor, shape (3, 3)
+        1 = observed.
+    completed : Tensor, shape (3, 3)
+        ``U @ V.T`` with the answer's seed.
+    observed_sse : float
+        SSE over the 7 observed entries (what the fit minimises).
+    heldout_sse : float
+        SSE over the 2 hidden entries (what the fit never saw).
+    all_sse : float
+        SSE over all 9 entries: the mixed figure the seed report gave.
+    hidden : tuple of HiddenEntry
+    seed_observed_sse : tuple of float
+        Observed SSE for each seed of :data:`SPREAD_SEEDS`.
+    """
+
+    mask: torch.Tensor
+    completed: torch.Tensor
+    observed_sse: float
+    heldout_sse: float
+    all_sse: float
+    hidden: tuple[HiddenEntry, ...]
+    seed_observed_sse: tuple[float, ...]
+    rank: int
+    lr: float
+    num_epochs: int
+    seed: int
+
+
+@dataclass(frozen=True, eq=False)
+class Q4Answer:
+    """Q4: full-batch masked GD on the MovieLens stand-in for the course's ratings.
+
+    Attributes
+    ----------
+    dataset : str
+        Description of the ratings matrix used.
+    shape : (int, int)
+        (movies, users).
+    n_observed : int
+        Number of ratings (mask == 1).
+    title : str
+        The movie asked about.
+    movie_row, user_col : int
+        Its row and the user's column.
+    predicted : float
+        Predicted rating ``U[movie_row] . V[user_col]``.
+    user_rating : float or None
+        The user's actual rating, ``None`` when unrated (not "0").
+    observed_sse : float
+        SSE over the observed ratings only (what the question asks).
+    all_sse : float
+        SSE over every entry, unrated zeros included (the seed report's mistake).
+    rank, lr, num_epochs, seed
+        The run's settings (those of notebook 04).
+    losses : Tensor, shape (num_epochs + 1,)
+    """
+
+    dataset: str
+    shape: tuple[int, int]
+    n_observed: int
+    title: str
+    movie_row: int
+    user_col: int
+    predicted: float
+    user_rating: float | None
+    observed_sse: float
+    all_sse: float
+    rank: int
+    lr: float
+    num_epochs: int
+    seed: int
+    losses: torch.Tensor
+
+
+@dataclass(frozen=True, eq=False)
+class Answers:
+    """Everything the answer sheet shows.
+
+    ``q4`` is ``None`` when the MovieLens layout could not be built; ``q4_note``
+    then says why.
+    """
+
+    seed: int
+    q1: Q1Answer
+    q2: Q2Answer
+    q3: Q3Answer
+    q4: Q4Answer | None
+    q4_note: str = ""
+    spread_seeds: tuple[int, ...] = ()
+    versions: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------- compute
+
+
+def _q1(A: torch.Tensor, seed: int, seeds: Sequence[int]) -> Q1Answer:
+    res = factorise_sgd(A, None, 2, seed=seed)
+    R = res.reconstruction
+    seed_sse = tuple(factorise_sgd(A, None, 2, seed=s).loss for s in seeds)
+    return Q1Answer(
+        A=A, U=res.U, V=res.V, reconstruction=R, sse=sse(A, R), losses=res.losses,
+        rank=res.rank, lr=float(res.lr), num_epochs=res.num_epochs, seed=seed,
+        seed_sse=seed_sse,
+    )
+
+
+def _q2(A: torch.Tensor, q1_sse: float) -> Q2Answer:
+    res = truncated_svd(A, rank=2)
+    S = res.singular_values
+    R = res.reconstruction
+    err = sse(A, R)
+    return Q2Answer(
+        singular_values=S, reconstruction=R, sse=err,
+        discarded_sq=float((S[res.rank:].double() ** 2).sum()), rank=res.rank,
+        sgd_gap=q1_sse - err,
+    )
+
+
+def _q3(A: torch.Tensor, M: torch.Tensor, seed: int, seeds: Sequence[int]) -> Q3Answer:
+    res = factorise_sgd(A, M, 2, seed=seed)
+    R = res.reconstruction
+    hidden_mask = 1 - M
+    runs = [factorise_sgd(A, M, 2, seed=s).reconstruction for s in seeds]
+    hidden = tuple(
+        HiddenEntry(
+            row=r, col=c, true=float(A[r, c]), predicted=float(R[r, c]),
+            per_seed=tuple(float(Rs[r, c]) for Rs in runs),
+        )
+        for r, c in (tuple(int(i) for i in rc) for rc in hidden_mask.nonzero())
+    )
+    return Q3Answer(
+        mask=M, completed=R, observed_sse=sse(A, R, M), heldout_sse=sse(A, R, hidden_mask),
+        all_sse=sse(A, R), hidden=hidden,
+        seed_observed_sse=tuple(sse(A, Rs, M) for Rs in runs),
+        rank=res.rank, lr=float(res.lr), num_epochs=res.num_epochs, seed=seed,
+    )
+
+
+def _q4(seed: int) -> tuple[Q4Answer | None, str]:
+    return None, "Q4 needs labmf.data.lab_layout (the MovieLens lab layout), not available yet"
+
+
+def compute_answers(seed: int = 0, *, spread_seeds: Sequence[int] = SPREAD_SEEDS,
+                    include_q4: bool = True) -> Answers:
+    """Compute the answers to questions 1.1-4.1.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of every reported run (the notebooks use 0).
+    spread_seeds : sequence of int
+        Seeds over which the seed dependence of Q1 and Q3 is measured (non-empty).
+    include_q4 : bool
+        Fit the MovieLens matrix for Q4 (the slow part: tens of seconds).
+
+    Returns
+    -------
+    Answers
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    seeds = tuple(int(s) for s in spread_seeds)
+    if not seeds:
+        raise ValueError(f"spread_seeds must hold at least one seed, got {spread_seeds!r}")
+    seed = int(seed)
+    A, M = lab_matrix(), lab_mask()
+    q1 = _q1(A, seed, seeds)
+    q2 = _q2(A, q1.sse)
+    q3 = _q3(A, M, seed, seeds)
+    if include_q4:
+        q4, note = _q4(seed)
+    else:
+        q4, note = None, "Q4 skipped (include_q4=False)"
+    return Answers(seed=seed, q1=q1, q2=q2, q3=q3, q4=q4, q4_note=note,
+                   spread_seeds=seeds, versions=versions())
+
+
+# ---------------------------------------------------------------------- format
+
+
+def _matrix(T: torch.Tensor, indent: str = "      ") -> str:
+    rows = [" ".join(f"{float(x):8.4f}" for x in row) for row in T]
+    return "\n".join(f"{indent}[{r} ]" for r in rows)
+
+
+def format_answers(ans: Answers) -> str:
+    """The answers as plain ASCII text, one block per question."""
+    q1, q2, q3, q4 = ans.q1, ans.q2, ans.q3, ans.q4
+    s_lo, s_hi = min(ans.spread_seeds), max(ans.spread_seeds)
+    sv = ", ".join(f"{float(s):.4f}" for s in q2.singular_values)
+    out = [
+        f"labmf {ans.versions.get('labmf', '?')} - answers to COMP6258 Lab 1 "
+        f"(seed {ans.seed}; spreads over seeds {s_lo}-{s_hi})",
+        "",
+        f"Q1.2  per-entry SGD, rank {q1.rank}, lr {q1.lr:g}, {q1.num_epochs} epochs, seed {q1.seed}",
+        "  U =", _matrix(q1.U),
+        "  V =", _matrix(q1.V),
+        "  U V^T =", _matrix(q1.reconstruction),
+        f"  SSE ||A - U V^T||_F^2 = {q1.sse:.4f}   (mean over 9 entries {q1.mse:.4f})",
+        f"  SSE over seeds: {min(q1.seed_sse):.4f} to {max(q1.seed_sse):.4f}",
+        "",
+        f"Q2    truncated SVD (torch.linalg.svd), rank {q2.rank}",
+        f"  singular values = {sv}",
+        "  reconstruction =", _matrix(q2.reconstruction),
+        f"  SSE = {q2.sse:.4f} = sigma_3^2 = {q2.discarded_sq:.4f}"
+        f"   (SGD - SVD = {q2.sgd_gap:.2e})",
+        "",
+        f"Q3    masked per-entry SGD, rank {q3.rank}, lr {q3.lr:g}, {q3.num_epochs} epochs, "
+        f"seed {q3.seed}; hidden: " + ", ".join(f"({h.row},{h.col})" for h in q3.hidden),
+        "  completed U V^T =", _matrix(q3.completed),
+        f"  SSE over the 7 observed entries = {q3.observed_sse:.4f}",
+        f"  SSE over the 2 hidden entries   = {q3.heldout_sse:.4f}",
+    ]
+    for h in q3.hidden:
+        lo, hi = h.spread
+        out.append(
+            f"  A[{h.row},{h.col}]: true {h.true:.4f}, completed {h.predicted:.4f} "
+            f"(error {h.error:+.4f}); over seeds {lo:.4f} to {hi:.4f} "
+            f"(mean {h.seed_mean:.4f}, sd {h.seed_std:.4f})"
+        )
+    out.append("")
+    if q4 is None:
+        out.append(f"Q4    not computed: {ans.q4_note}")
+    else:
+        rated = "unrated" if q4.user_rating is None else f"rated {q4.user_rating:.1f}"
+        out += [
+            f"Q4    full-batch masked GD, rank {q4.rank}, lr {q4.lr:g}, {q4.num_epochs} epochs, "
+            f"seed {q4.seed}",
+            f"  data: {q4.dataset}, {q4.shape[0]} x {q4.shape[1]}, {q4.n_observed} ratings",
+            f"  predicted rating of {q4.title!r} (row {q4.movie_row}) for the user in column "
+            f"{q4.user_col}: {q4.predicted:.4f}   (the user: {rated})",
+            f"  SSE over the observed ratings = {q4.observed_sse:.4f}",
+            f"  (SSE over every entry, unrated zeros included = {q4.all_sse:.1f}: not the answer)",
+        ]
+    v = ans.versions
+    out += ["", "versions: " + ", ".join(f"{k} {v[k]}" for k in v)]
+    return "\n".join(out)
