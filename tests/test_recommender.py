@@ -1,0 +1,338 @@
+"""Biased MF recommender: accuracy against baselines, reproducibility, validation."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from labmf import DivergenceError
+from labmf.baselines import BiasBaseline, GlobalMean
+from labmf.evaluate import kfold_indices
+from labmf.recommender import (
+    BaselineModel,
+    BiasedMF,
+    CVResult,
+    FittedMF,
+    SurpriseModel,
+    cross_validate,
+)
+
+numba = pytest.importorskip("numba")
+
+SMALL = dict(n_factors=8, n_epochs=25, reg=0.05, lr=0.02)
+
+
+def _synthetic(n_users=120, n_items=90, rank=3, density=0.3, noise=0.3, seed=0):
+    """Ratings from a biased rank-3 model plus noise, on a 1-5 scale."""
+    rng = np.random.default_rng(seed)
+    P = rng.normal(0, 0.6, (n_users, rank))
+    Q = rng.normal(0, 0.6, (n_items, rank))
+    bu = rng.normal(0, 0.4, n_users)
+    bi = rng.normal(0, 0.4, n_items)
+    observed = rng.random((n_users, n_items)) < density
+    u, i = np.nonzero(observed)
+    r = 3.5 + bu[u] + bi[i] + np.einsum("nk,nk->n", P[u], Q[i]) + rng.normal(0, noise, u.size)
+    return u.astype(np.int64), i.astype(np.int64), np.clip(r, 1.0, 5.0), n_users, n_items
+
+
+@pytest.fixture(scope="module")
+def data():
+    return _synthetic()
+
+
+@pytest.fixture(scope="module")
+def split(data):
+    u, i, r, nu, ni = data
+    train, test = kfold_indices(u.size, 5, seed=1)[0]
+    return train, test
+
+
+def _rmse(pred, truth):
+    return float(np.sqrt(np.mean((pred - truth) ** 2)))
+
+
+# ------------------------------------------------------------------ accuracy
+
+
+def test_beats_global_mean_and_bias_baselines(data, split):
+    u, i, r, nu, ni = data
+    train, test = split
+    scores = {}
+    for name, model in [
+        ("global mean", BaselineModel(GlobalMean())),
+        ("bias", BaselineModel(BiasBaseline())),
+        ("mf", BiasedMF(**SMALL, seed=0)),
+    ]:
+        model.fit(u[train], i[train], r[train], nu, ni)
+        scores[name] = _rmse(model.predict(u[test], i[test]), r[test])
+    assert scores["bias"] < scores["global mean"]
+    # The data have a rank-3 interaction on top of the biases: MF must see it.
+    assert scores["mf"] < 0.9 * scores["bias"], scores
+
+
+def test_beats_baselines_on_movielens_subset():
+    from labmf.data.movielens import load_movielens
+
+    data = load_movielens("small")
+    u, i, nu, ni = data.indexed()
+    keep = u < 150  # a deterministic ~20k-rating slice keeps this test to a second
+    u, i, r = u[keep], i[keep], data.rating[keep].astype(np.float64)
+    folds = kfold_indices(u.size, 5, seed=0)[:1]
+    triple = (u, i, r)
+    mean = cross_validate(lambda: BaselineModel(GlobalMean()), triple, folds)
+    bias = cross_validate(lambda: BaselineModel(BiasBaseline()), triple, folds)
+    mf = cross_validate(lambda: BiasedMF(seed=0), triple, folds)
+    assert mf.mean_rmse < bias.mean_rmse < mean.mean_rmse
+
+
+def test_training_loss_decreases_and_eval_curve_recorded(data, split):
+    u, i, r, nu, ni = data
+    train, test = split
+    model = BiasedMF(**SMALL, seed=0).fit(
+        u[train], i[train], r[train], nu, ni, eval_set=(u[test], i[test], r[test])
+    )
+    state = model.fitted_
+    assert state.train_rmse.shape == (SMALL["n_epochs"],)
+    assert state.train_rmse[-1] < state.train_rmse[0]
+    assert state.eval_rmse.shape == (SMALL["n_epochs"],)
+    # The last recorded held-out RMSE is the RMSE of the final model.
+    final = _rmse(model.predict(u[test], i[test]), r[test])
+    assert state.eval_rmse[-1] == pytest.approx(final, rel=1e-12)
+
+
+# ----------------------------------------------------------- reproducibility
+
+
+def test_same_seed_same_rmse(data):
+    u, i, r, nu, ni = data
+    folds = kfold_indices(u.size, 3, seed=0)
+    a = cross_validate(lambda: BiasedMF(**SMALL, seed=7), (u, i, r), folds)
+    b = cross_validate(lambda: BiasedMF(**SMALL, seed=7), (u, i, r), folds)
+    c = cross_validate(lambda: BiasedMF(**SMALL, seed=8), (u, i, r), folds)
+    np.testing.assert_array_equal(a.rmse, b.rmse)
+    np.testing.assert_array_equal(a.mae, b.mae)
+    assert not np.array_equal(a.rmse, c.rmse)
+
+
+def test_same_seed_same_parameters(data):
+    u, i, r, nu, ni = data
+    m1 = BiasedMF(**SMALL, seed=3).fit(u, i, r)
+    m2 = BiasedMF(**SMALL, seed=3).fit(u, i, r)
+    np.testing.assert_array_equal(m1.fitted_.user_factors, m2.fitted_.user_factors)
+    np.testing.assert_array_equal(m1.fitted_.item_bias, m2.fitted_.item_bias)
+    np.testing.assert_array_equal(m1.fitted_.train_rmse, m2.fitted_.train_rmse)
+
+
+def test_numpy_generator_seed(data):
+    u, i, r, nu, ni = data
+    m1 = BiasedMF(**SMALL, seed=np.random.default_rng(5)).fit(u, i, r)
+    m2 = BiasedMF(**SMALL, seed=np.random.default_rng(5)).fit(u, i, r)
+    np.testing.assert_array_equal(m1.predict(u, i), m2.predict(u, i))
+
+
+# ------------------------------------------------------------- fitted state
+
+
+def test_fitted_state_is_frozen_and_read_only(data):
+    u, i, r, nu, ni = data
+    state = BiasedMF(**SMALL, seed=0).fit(u, i, r).fitted_
+    assert isinstance(state, FittedMF)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        state.global_mean = 0.0
+    with pytest.raises(ValueError):
+        state.user_factors[0, 0] = 1.0
+    assert state.user_factors.shape == (nu, SMALL["n_factors"])
+    assert state.item_factors.shape == (ni, SMALL["n_factors"])
+    assert state.global_mean == pytest.approx(r.mean())
+    assert state.params["seed"] == 0
+
+
+def test_unseen_items_and_users_fall_back_to_biases(data):
+    u, i, r, nu, ni = data
+    model = BiasedMF(**SMALL, seed=0).fit(u, i, r, n_users=nu + 2, n_items=ni + 3)
+    state = model.fitted_
+    assert np.all(state.item_factors[ni:] == 0) and np.all(state.item_bias[ni:] == 0)
+    assert np.all(state.user_factors[nu:] == 0) and np.all(state.user_bias[nu:] == 0)
+    pred = model.predict([nu + 1, 0], [0, ni + 2])
+    assert pred[0] == pytest.approx(np.clip(state.global_mean + state.item_bias[0], 1, 5))
+    assert pred[1] == pytest.approx(np.clip(state.global_mean + state.user_bias[0], 1, 5))
+
+
+def test_predictions_clipped_to_training_range(data):
+    u, i, r, nu, ni = data
+    clipped = BiasedMF(**SMALL, seed=0).fit(u, i, r)
+    free = BiasedMF(**SMALL, seed=0, clip=False).fit(u, i, r)
+    all_u, all_i = np.divmod(np.arange(nu * ni), ni)
+    p = clipped.predict(all_u, all_i)
+    q = free.predict(all_u, all_i)
+    assert p.min() >= r.min() and p.max() <= r.max()
+    assert q.min() < r.min() or q.max() > r.max()  # the clip did something
+    np.testing.assert_allclose(p, np.clip(q, r.min(), r.max()))
+
+
+# ---------------------------------------------------------------- recommend
+
+
+def test_recommend_excludes_seen_items(data):
+    u, i, r, nu, ni = data
+    model = BiasedMF(**SMALL, seed=0).fit(u, i, r)
+    for user in (0, 5, 17):
+        seen = set(i[u == user].tolist())
+        items, scores = model.recommend(user, n=10)
+        assert len(items) == 10
+        assert not seen & set(items.tolist())
+        assert np.all(np.diff(scores) <= 0)
+        # They are the best unseen items.
+        all_scores = model.fitted_.scores(user)
+        unseen = np.array(sorted(set(range(ni)) - seen))
+        assert scores[0] == pytest.approx(all_scores[unseen].max())
+
+
+def test_recommend_including_seen_and_small_catalogue(data):
+    u, i, r, nu, ni = data
+    model = BiasedMF(**SMALL, seed=0).fit(u, i, r)
+    items, scores = model.recommend(0, n=5, exclude_seen=False)
+    np.testing.assert_array_equal(items, np.argsort(-model.fitted_.scores(0), kind="stable")[:5])
+    n_unseen = ni - np.unique(i[u == 0]).size
+    items, _ = model.recommend(0, n=10 * ni)
+    assert len(items) == n_unseen
+
+
+def test_recommend_skips_items_without_training_ratings(data):
+    u, i, r, nu, ni = data
+    model = BiasedMF(**SMALL, seed=0).fit(u, i, r, n_items=ni + 5)
+    items, _ = model.recommend(0, n=ni + 5)
+    assert items.max() < ni
+    items, _ = model.recommend(0, n=ni + 5, min_item_ratings=0)
+    assert items.max() >= ni
+
+
+# ---------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, words",
+    [
+        (dict(n_factors=0), ValueError, "n_factors"),
+        (dict(n_factors=2.5), TypeError, "n_factors"),
+        (dict(reg=-0.1), ValueError, "reg"),
+        (dict(reg=float("nan")), ValueError, "reg"),
+        (dict(lr=0.0), ValueError, "lr"),
+        (dict(lr="0.1"), TypeError, "lr"),
+        (dict(n_epochs=0), ValueError, "n_epochs"),
+        (dict(lr_decay=1.5), ValueError, "lr_decay"),
+        (dict(reg_bias=-1.0), ValueError, "reg_bias"),
+        (dict(init_std=float("inf")), ValueError, "init_std"),
+        (dict(clip="yes"), TypeError, "clip"),
+        (dict(seed=-1), ValueError, "seed"),
+        (dict(seed=1.5), TypeError, "seed"),
+    ],
+)
+def test_bad_hyperparameters(kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        BiasedMF(**kwargs)
+    bad = next(iter(kwargs.values()))
+    if not (isinstance(bad, float) and np.isnan(bad)):
+        with pytest.raises(exc, match=repr(bad).replace("(", r"\(").replace(".", r"\.")):
+            BiasedMF(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, exc, words",
+    [
+        (([0, 1], [0], [3.0, 4.0]), {}, ValueError, "same length"),
+        (([0, -1], [0, 1], [3.0, 4.0]), {}, ValueError, r"user_idx\[1\] = -1"),
+        (([0, 1], [0, 1.5], [3.0, 4.0]), {}, TypeError, "item_idx"),
+        (([0, 1], [0, 1], [3.0]), {}, ValueError, "ratings"),
+        (([0, 1], [0, 1], [3.0, float("nan")]), {}, ValueError, r"ratings\[1\] = nan"),
+        (([], [], []), {}, ValueError, "user_idx must not be empty"),
+        (([0, 5], [0, 1], [3.0, 4.0]), {"n_users": 3}, ValueError, "n_users=3 is too small"),
+        (([[0, 1]], [0, 1], [3.0, 4.0]), {}, ValueError, "user_idx must be 1-D"),
+    ],
+)
+def test_bad_fit_inputs(args, kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        BiasedMF(n_factors=2, n_epochs=1).fit(*args, **kwargs)
+
+
+def test_predict_and_recommend_errors(data):
+    u, i, r, nu, ni = data
+    with pytest.raises(RuntimeError, match="not fitted"):
+        BiasedMF().predict([0], [0])
+    with pytest.raises(RuntimeError, match="not fitted"):
+        BiasedMF().recommend(0)
+    model = BiasedMF(**SMALL, seed=0).fit(u, i, r)
+    with pytest.raises(ValueError, match=rf"item_idx\[1\] = {ni} is out of range"):
+        model.predict([0, 1], [0, ni])
+    with pytest.raises(ValueError, match="user must be an index below"):
+        model.recommend(nu)
+    with pytest.raises(ValueError, match="n must be"):
+        model.recommend(0, n=0)
+    with pytest.raises(ValueError, match="eval_set"):
+        BiasedMF(**SMALL).fit(u, i, r, eval_set=(u, i))
+
+
+def test_divergence_is_an_error(data):
+    u, i, r, nu, ni = data
+    with pytest.raises(DivergenceError, match="lr=50"):
+        BiasedMF(n_factors=4, lr=50.0, n_epochs=30, seed=0).fit(u, i, r)
+
+
+def test_repr_and_params():
+    model = BiasedMF(20, reg=0.05, seed=1)
+    assert repr(model) == "BiasedMF(n_factors=20, reg=0.05, seed=1)"
+    assert model.get_params()["lr"] == BiasedMF().lr
+
+
+# ------------------------------------------------------------ cross-validate
+
+
+def test_cross_validate_result(data):
+    u, i, r, nu, ni = data
+    folds = kfold_indices(u.size, 4, seed=0)
+    res = cross_validate(lambda: BiasedMF(**SMALL, seed=0), (u, i, r), folds, name="mf")
+    assert isinstance(res, CVResult)
+    assert res.name == "mf" and res.n_folds == 4
+    for arr in (res.rmse, res.mae, res.fit_time, res.predict_time):
+        assert arr.shape == (4,)
+    assert np.all(res.mae < res.rmse)
+    # Each fold's RMSE is the RMSE of that fold's model on that fold's test rows.
+    train, test = folds[2]
+    assert res.rmse[2] == pytest.approx(_rmse(res.models[2].predict(u[test], i[test]), r[test]))
+    assert set(res.summary()) >= {"model", "rmse", "mae", "fit_time", "total_time"}
+
+
+def test_cross_validate_accepts_ratings_table():
+    from labmf.data.movielens import Ratings
+
+    u, i, r, nu, ni = _synthetic(40, 30)
+    table = Ratings(u + 100, i * 2 + 7, r.astype(np.float32), np.zeros(u.size))
+    folds = kfold_indices(len(table), 3, seed=0)
+    res = cross_validate(lambda: BaselineModel(GlobalMean()), table, folds)
+    assert res.n_folds == 3
+
+
+def test_cross_validate_errors(data):
+    u, i, r, nu, ni = data
+    with pytest.raises(TypeError, match="model_factory"):
+        cross_validate(BiasedMF(), (u, i, r), kfold_indices(u.size, 3, seed=0))
+    with pytest.raises(TypeError, match="ratings"):
+        cross_validate(BiasedMF, {"u": u}, kfold_indices(u.size, 3, seed=0))
+    with pytest.raises(ValueError, match="out of range"):
+        cross_validate(BiasedMF, (u, i, r), [(np.arange(10), np.array([u.size]))])
+
+
+def test_surprise_adapter_on_same_folds(data):
+    pytest.importorskip("surprise")
+    u, i, r, nu, ni = data
+    folds = kfold_indices(u.size, 3, seed=0)
+    a = cross_validate(lambda: SurpriseModel("SVD", random_state=0, n_epochs=5), (u, i, r), folds)
+    b = cross_validate(lambda: SurpriseModel("SVD", random_state=0, n_epochs=5), (u, i, r), folds)
+    np.testing.assert_array_equal(a.rmse, b.rmse)
+    # Surprise clips to the training range, like BiasedMF.
+    pred = a.models[0].predict(u[:50], i[:50])
+    assert pred.min() >= r.min() and pred.max() <= r.max()
+    with pytest.raises(ValueError, match="algorithm"):
+        SurpriseModel("NoSuchAlgo")
