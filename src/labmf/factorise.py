@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from . import kernels as _kernels
+from . import sparse as _sparse
 from ._validation import (
     check_finite_loss,
     check_lr,
@@ -71,22 +72,40 @@ def _progress_bar(progress: bool, total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="epoch", leave=False)
 
 
-def _resolve_backend(backend: str) -> Callable:
+def _check_backend(backend, registry: dict) -> None:
+    if not (backend == "auto" or (isinstance(backend, str) and backend in registry)):
+        raise ValueError(f"backend must be 'auto' or one of {sorted(registry)}, got {backend!r}")
+
+
+def _resolve_backend(backend: str, registry: dict, fallback: str) -> tuple[str, Callable]:
+    """(name, kernel) for ``backend``; "auto" is numba when it loads, else ``fallback``."""
+    _check_backend(backend, registry)
     if backend == "auto":
-        for name in ("numba", "python"):
-            if name in _kernels.KERNELS:
-                return _kernels.KERNELS[name]
-    if backend not in _kernels.KERNELS:
-        raise ValueError(
-            f"backend must be 'auto' or one of {sorted(_kernels.KERNELS)}, got {backend!r}"
-        )
-    return _kernels.KERNELS[backend]
+        backend = "numba" if ("numba" in registry and _kernels.numba_available()) else fallback
+    return backend, registry[backend]
 
 
-def _resolve_backend_name(backend: str) -> str:
-    if backend != "auto":
-        return backend
-    return "numba" if "numba" in _kernels.KERNELS else "python"
+def _check_input(A, mask, name: str = "A"):
+    """Validate ``A`` (dense or sparse) and ``mask``; return ``(A, M)``.
+
+    A sparse ``A`` comes back coalesced COO with ``M = None`` (its stored entries
+    are the observed ones, so a mask would be ambiguous).
+    """
+    if _sparse.is_sparse(A):
+        if mask is not None:
+            raise ValueError(
+                "mask must be None when A is sparse (its stored entries are the observed "
+                f"ones), got {type(mask).__name__}"
+            )
+        return _sparse.check_sparse_matrix(A, name), None
+    A = check_matrix(A, name)
+    return A, check_mask(mask, A)
+
+
+def _triplets(A, M):
+    if A.layout == torch.sparse_coo:
+        return _sparse.sparse_triplets(A)
+    return _sparse.observed_triplets(A, M)
 
 
 # --------------------------------------------------------------------------- SGD
@@ -113,12 +132,18 @@ def factorise_sgd(
     then ``V[c] += lr * e * U[r]`` with the *updated* ``U[r]``. Arithmetic is in
     float64 whatever ``A``'s dtype; ``U`` and ``V`` are returned in ``A``'s dtype.
 
+    Only the observed entries are visited, so a sparse ``A`` (e.g. 100k ratings
+    in a 1000 x 10000 layout) costs time in proportion to its ratings.
+
     Parameters
     ----------
-    A : Tensor, shape (m, n)
-        Matrix to factorise. Unobserved entries may hold anything finite.
+    A : Tensor, shape (m, n), dense or sparse
+        Matrix to factorise. Dense: unobserved entries may hold anything finite.
+        Sparse (``torch.sparse_coo_tensor``; CSR/CSC converted): the stored entries
+        are the observed ones (duplicates summed, as torch does), and ``mask`` must
+        be None. See :mod:`labmf.sparse` (``from_triplets``, ``to_sparse``).
     mask : Tensor of 0/1 or bool, shape (m, n), optional
-        1 where ``A`` is observed. ``None`` observes every entry.
+        1 where a dense ``A`` is observed. ``None`` observes every entry.
     rank : int
         Number of factors ``r``, ``1 <= r <= min(m, n)``.
     lr : float
@@ -133,7 +158,8 @@ def factorise_sgd(
         Start from these factors instead of a random draw (copied, not modified).
     backend : {"auto", "python", "numba"}
         Inner loop: ``"python"`` is the readable reference, ``"numba"`` the compiled
-        kernel (same result), ``"auto"`` the fastest available.
+        kernel (bit-identical result, ~1000x faster), ``"auto"`` numba when it is
+        installed, else python.
     callback : callable(epoch, loss), optional
         Called after each epoch with the training SSE.
     progress : bool
@@ -148,19 +174,14 @@ def factorise_sgd(
     DivergenceError
         If the loss becomes NaN or infinite (lower ``lr``).
     """
-    A = check_matrix(A)
-    M = check_mask(mask, A)
+    A, M = _check_input(A, mask)
     rank = check_rank(rank, A)
     lr = check_lr(lr)
     num_epochs = check_num_epochs(num_epochs)
+    _check_backend(backend, _kernels.KERNELS)
     U0, V0 = _start(A, rank, seed, generator, init)
 
-    if M is None:
-        rows, cols = np.divmod(np.arange(A.numel(), dtype=np.int64), A.shape[1])
-    else:
-        idx = M.bool().nonzero()  # row-major order, as the handout's loop
-        rows, cols = idx[:, 0].numpy().astype(np.int64), idx[:, 1].numpy().astype(np.int64)
-    vals = A.double().numpy()[rows, cols]
+    rows, cols, vals = _triplets(A, M)  # row-major order, as the handout's loop
     return _run_sgd(
         rows, cols, vals, U0, V0, A.dtype,
         lr=lr, num_epochs=num_epochs, seed=_seed_of(seed, generator),
@@ -185,7 +206,7 @@ def _start(A, rank, seed, generator, init):
 
 def _run_sgd(rows, cols, vals, U0, V0, dtype, *, lr, num_epochs, seed, backend,
              callback, progress, method):
-    kernel = _resolve_backend(backend)
+    backend, kernel = _resolve_backend(backend, _kernels.KERNELS, "python")
     U = U0.double().numpy().copy()
     V = V0.double().numpy().copy()
     losses = np.empty(num_epochs + 1)
@@ -222,7 +243,7 @@ def _run_sgd(rows, cols, vals, U0, V0, dtype, *, lr, num_epochs, seed, backend,
         num_epochs=num_epochs,
         seed=seed,
         elapsed=elapsed,
-        info={"backend": _resolve_backend_name(backend), "nnz": int(len(vals))},
+        info={"backend": backend, "nnz": int(len(vals))},
     )
 
 
@@ -246,27 +267,66 @@ def factorise_gd(
     init: tuple[torch.Tensor, torch.Tensor] | None = None,
     callback: Callback | None = None,
     progress: bool = False,
+    sparse: bool | None = None,
+    backend: str = "auto",
 ) -> FactorisationResult:
     """Full-batch masked gradient descent, the course's ``gd_factorise_masked``.
 
     Each epoch computes the masked residual ``E = (A - U @ V.T) * M``, then
-    ``U += lr * E @ V``, then ``V += lr * E.T @ U`` with the *new* ``U``. The
-    arithmetic is in ``A``'s dtype (float32 for the course's tensor).
+    ``U += lr * E @ V``, then ``V += lr * E.T @ U`` with the *new* ``U``.
 
-    Parameters are those of :func:`factorise_sgd` (without ``backend``); the
-    default ``lr=1e-5`` is the course's, chosen for its 1000 x 10000 ratings matrix.
+    Two implementations of that one update:
+
+    * dense (default for a dense ``A``): the course's code, every cell of the
+      m x n matrices every epoch, arithmetic in ``A``'s dtype (float32 for the
+      course's tensor);
+    * sparse (default for a sparse ``A``, or ``sparse=True``): only the observed
+      entries, ``E`` held as its nonzeros; arithmetic in float64, factors returned
+      in ``A``'s dtype. Same trajectory as dense up to rounding (summation order,
+      and float64 instead of float32), at a cost proportional to the number of
+      observed entries: ~100x faster on a 10%-observed 1000 x 671 layout.
+
+    Parameters are those of :func:`factorise_sgd`, plus ``sparse``; the default
+    ``lr=1e-5`` is the course's, chosen for its 1000 x 10000 ratings matrix.
+
+    Parameters
+    ----------
+    sparse : bool, optional
+        ``None`` (default): sparse path iff ``A`` is sparse. ``True``: sparse path
+        on the observed entries of a dense ``A`` and ``mask``. ``False``: dense
+        path, densifying a sparse ``A`` and its stored-entry mask first.
+    backend : {"auto", "torch", "numba"}
+        Inner loop of the sparse path (ignored by the dense one): ``"torch"``
+        gathers and scatter-adds, ``"numba"`` the compiled loop, ``"auto"`` numba
+        when installed.
 
     Returns
     -------
     FactorisationResult
         ``losses[k]`` is the masked SSE after ``k`` epochs.
     """
-    A = check_matrix(A)
-    M = check_mask(mask, A)
+    A, M = _check_input(A, mask)
     rank = check_rank(rank, A)
     lr = check_lr(lr)
     num_epochs = check_num_epochs(num_epochs)
+    if sparse is not None and not isinstance(sparse, bool):
+        raise TypeError(f"sparse must be None, True or False, got {sparse!r}")
+    _check_backend(backend, _sparse.GD_KERNELS)
     U, V = _start(A, rank, seed, generator, init)
+    a_is_sparse = A.layout == torch.sparse_coo
+    if sparse or (sparse is None and a_is_sparse):
+        rows, cols, vals = _triplets(A, M)
+        return _run_sparse_gd(
+            rows, cols, vals, U, V, A.dtype, lr=lr, num_epochs=num_epochs,
+            seed=_seed_of(seed, generator), backend=backend, callback=callback,
+            progress=progress,
+        )
+    if a_is_sparse:
+        # Dense semantics for a sparse input: the stored entries are the mask.
+        M = torch.sparse_coo_tensor(
+            A.indices(), torch.ones(A._nnz(), dtype=A.dtype), tuple(A.shape), check_invariants=False
+        ).to_dense()
+        A = A.to_dense()
     if M is None:
         M = torch.ones_like(A)
     losses = torch.empty(num_epochs + 1, dtype=torch.float64)
@@ -294,6 +354,51 @@ def factorise_gd(
     return FactorisationResult(
         U=U, V=V, losses=losses, method="gd", rank=rank, lr=lr, num_epochs=num_epochs,
         seed=_seed_of(seed, generator), elapsed=time.perf_counter() - t0,
+    )
+
+
+def _run_sparse_gd(rows, cols, vals, U0, V0, dtype, *, lr, num_epochs, seed, backend,
+                   callback, progress):
+    backend, kernel = _resolve_backend(backend, _sparse.GD_KERNELS, "torch")
+    U = U0.double().numpy().copy()
+    V = V0.double().numpy().copy()
+    losses = np.empty(num_epochs + 1)
+    # As for SGD, the chunk only sets how often the progress bar and callback hear.
+    chunk = 1 if callback is not None else max(1, min(num_epochs, 50))
+    bar = _progress_bar(progress, num_epochs, f"gd rank {U.shape[1]}")
+    t0 = time.perf_counter()
+    done = 0
+    try:
+        while done < num_epochs:
+            todo = min(chunk, num_epochs - done)
+            # losses[k] is the SSE at the start of epoch k, as in the dense loop.
+            ran = kernel(rows, cols, vals, U, V, lr, todo, losses[done: done + todo])
+            for k in range(ran):
+                epoch = done + k
+                check_finite_loss(float(losses[epoch]), epoch, lr, "gd")
+                if callback is not None and epoch > 0:
+                    callback(epoch, float(losses[epoch]))
+            done += ran
+            if bar is not None:
+                bar.update(ran)
+    finally:
+        if bar is not None:
+            bar.close()
+    losses[num_epochs] = _sse_triplets(rows, cols, vals, U, V)
+    check_finite_loss(float(losses[num_epochs]), num_epochs, lr, "gd")
+    if callback is not None and num_epochs > 0:
+        callback(num_epochs, float(losses[num_epochs]))
+    return FactorisationResult(
+        U=torch.from_numpy(U).to(dtype),
+        V=torch.from_numpy(V).to(dtype),
+        losses=torch.from_numpy(losses),
+        method="gd",
+        rank=int(U.shape[1]),
+        lr=lr,
+        num_epochs=num_epochs,
+        seed=seed,
+        elapsed=time.perf_counter() - t0,
+        info={"backend": backend, "nnz": int(len(vals)), "sparse": True},
     )
 
 
