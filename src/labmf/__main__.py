@@ -37,8 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("notebooks", nargs="+", type=Path, help="executed notebooks, in section order")
     r.add_argument("--out-dir", type=Path, default=Path("report"),
                    help="where the HTML/PDF files go (default: report)")
-    r.add_argument("--templates", type=Path, default=None,
-                   help="template directory (default: <out-dir>/templates)")
+    r.add_argument("--source-dir", type=Path, default=Path("report"),
+                   help="directory with templates/, report.css, answers.css (default: report)")
+    r.add_argument("--no-pdf", action="store_true", help="write the HTML only")
     r.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the answer sheet's runs")
     return p
 
@@ -55,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         from .report import ReportError, build_report
 
         try:
-            build_report(args.notebooks, out_dir=args.out_dir, templates=args.templates,
-                         seed=args.seed, log=print)
+            build_report(args.notebooks, out_dir=args.out_dir, source_dir=args.source_dir,
+                         seed=args.seed, chromium=False if args.no_pdf else True, log=print)
         except ReportError as exc:
             print(f"labmf report: error: {exc}", file=sys.stderr)
             return 1
