@@ -21,10 +21,21 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ._validation import DivergenceError
 from .metrics import rmse
 from .result import FactorisationResult
 
-__all__ = ["holdout_split", "kfold_indices", "fit_with_heldout", "HeldoutHistory"]
+__all__ = [
+    "holdout_split",
+    "kfold_indices",
+    "fit_with_heldout",
+    "HeldoutHistory",
+    "top_n_unrated",
+    "LrTrial",
+    "lr_sweep",
+    "largest_stable_lr",
+    "still_improving",
+]
 
 
 def _rng(seed) -> np.random.Generator:
@@ -200,3 +211,138 @@ def fit_with_heldout(
         lr=res.lr, num_epochs=int(num_epochs), seed=seed, elapsed=elapsed, info=dict(res.info),
     )
     return result, HeldoutHistory(np.asarray(epochs, dtype=np.int64), np.asarray(errs))
+
+
+def top_n_unrated(prediction, mask, col: int, n: int = 10) -> list[int]:
+    """Rows with the highest predictions in column ``col`` among its unrated entries.
+
+    Parameters
+    ----------
+    prediction : Tensor, shape (m, n_cols)
+        Predicted ratings (e.g. ``U @ V.T``).
+    mask : Tensor, shape (m, n_cols)
+        1 where a rating exists: those rows are never recommended.
+    col : int
+        The user (column).
+    n : int
+        Number of rows to return (fewer if the user has fewer unrated movies).
+
+    Returns
+    -------
+    list of int
+        Row indices, best first; equal predictions keep increasing row order.
+    """
+    P = torch.as_tensor(prediction)
+    M = torch.as_tensor(mask)
+    if P.ndim != 2 or tuple(P.shape) != tuple(M.shape):
+        raise ValueError(
+            f"prediction and mask must be 2-D of the same shape, got {tuple(P.shape)} "
+            f"and {tuple(M.shape)}"
+        )
+    if isinstance(col, bool) or not isinstance(col, Integral) or not 0 <= col < P.shape[1]:
+        raise ValueError(f"col must be an integer in [0, {P.shape[1]}), got {col!r}")
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    unrated = (~M[:, col].bool()).nonzero().flatten()
+    scores = P[unrated, col].double()
+    order = torch.sort(scores, descending=True, stable=True).indices[: int(n)]
+    return [int(i) for i in unrated[order]]
+
+
+@dataclass(frozen=True, eq=False)
+class LrTrial:
+    """One learning rate tried by :func:`lr_sweep`.
+
+    Attributes
+    ----------
+    lr : float
+    losses : numpy.ndarray, shape (k,)
+        Training SSE per epoch, up to the last finite one.
+    result : FactorisationResult or None
+        The fit, ``None`` if it diverged.
+    diverged_at : int or None
+        Epoch at which the loss became NaN/inf.
+    """
+
+    lr: float
+    losses: np.ndarray
+    result: FactorisationResult | None
+    diverged_at: int | None
+
+    @property
+    def stable(self) -> bool:
+        """Finished without diverging and the loss never went up."""
+        return self.result is not None and bool(np.all(np.diff(self.losses) <= 0))
+
+
+def lr_sweep(
+    fit: Callable[..., FactorisationResult],
+    A,
+    mask,
+    rank: int,
+    lrs,
+    *,
+    num_epochs: int,
+    seed: int | None = None,
+    **kwargs,
+) -> list[LrTrial]:
+    """Fit once per learning rate, recording divergence instead of raising.
+
+    A diverging run stops at the first NaN/inf loss (usually within a few epochs),
+    so trying too-large rates is cheap.
+
+    Parameters
+    ----------
+    fit : callable
+        A labmf algorithm, e.g. :func:`labmf.factorise_gd`.
+    A, mask : Tensor, shape (m, n)
+    rank : int
+    lrs : iterable of float
+    num_epochs : int
+    seed : int, optional
+        The same seed for every rate, so the runs share their start.
+    **kwargs
+        Passed to ``fit``.
+
+    Returns
+    -------
+    list of LrTrial
+        In the order of ``lrs``.
+    """
+    trials = []
+    for lr in lrs:
+        seen: list[float] = []
+        try:
+            res = fit(A, mask, rank, lr=lr, num_epochs=num_epochs, seed=seed,
+                      callback=lambda epoch, loss: seen.append(loss), **kwargs)
+        except DivergenceError:
+            start = fit(A, mask, rank, lr=lr, num_epochs=0, seed=seed, **kwargs)
+            losses = np.asarray([start.loss] + seen)
+            trials.append(LrTrial(float(lr), losses, None, len(seen) + 1))
+            continue
+        trials.append(LrTrial(float(lr), res.losses.numpy().copy(), res, None))
+    return trials
+
+
+def largest_stable_lr(trials) -> float:
+    """The largest learning rate whose trial is :attr:`LrTrial.stable`."""
+    stable = [t.lr for t in trials if t.stable]
+    if not stable:
+        raise ValueError(
+            f"no learning rate was stable among {[t.lr for t in trials]}; try smaller ones"
+        )
+    return max(stable)
+
+
+def still_improving(losses, window: int = 100, rtol: float = 0.01) -> bool:
+    """Whether the loss fell by more than ``rtol`` (relative) over the last ``window`` epochs.
+
+    ``True`` means training stopped before converging (the learning rate is too small
+    for the number of epochs).
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    if losses.ndim != 1 or losses.size < 2:
+        raise ValueError(f"losses must be 1-D with at least 2 entries, got shape {losses.shape}")
+    window = min(int(window), losses.size - 1)
+    before, after = losses[-1 - window], losses[-1]
+    return bool(before - after > rtol * abs(after))
