@@ -14,6 +14,7 @@ from labmf.recommender import (
     BaselineModel,
     BiasedMF,
     CVResult,
+    Ensemble,
     FittedMF,
     SurpriseModel,
     cross_validate,
@@ -336,3 +337,40 @@ def test_surprise_adapter_on_same_folds(data):
     assert pred.min() >= r.min() and pred.max() <= r.max()
     with pytest.raises(ValueError, match="algorithm"):
         SurpriseModel("NoSuchAlgo")
+
+
+# ------------------------------------------------------------------ ensemble
+
+
+def test_ensemble_averages_members(data, split):
+    u, i, r, nu, ni = data
+    train, test = split
+    members = [BiasedMF(**SMALL, seed=s) for s in range(3)]
+    ens = Ensemble(members).fit(u[train], i[train], r[train], nu, ni)
+    preds = [m.predict(u[test], i[test]) for m in members]
+    np.testing.assert_allclose(ens.predict(u[test], i[test]), np.mean(preds, axis=0))
+    # Averaging seeds beats the typical member.
+    assert _rmse(ens.predict(u[test], i[test]), r[test]) < np.mean([_rmse(p, r[test]) for p in preds])
+    items, scores = ens.recommend(0, n=5)
+    seen = set(i[train][u[train] == 0].tolist())
+    assert not seen & set(items.tolist()) and np.all(np.diff(scores) <= 0)
+
+
+def test_ensemble_errors():
+    with pytest.raises(ValueError, match="at least one"):
+        Ensemble([])
+    m = BiasedMF()
+    with pytest.raises(ValueError, match="distinct"):
+        Ensemble([m, m])
+    with pytest.raises(TypeError, match=r"members\[1\]"):
+        Ensemble([m, object()])
+
+
+def test_cross_validate_max_seconds_stops_early(data):
+    u, i, r, nu, ni = data
+    folds = kfold_indices(u.size, 5, seed=0)
+    res = cross_validate(lambda: BiasedMF(**SMALL, seed=0), (u, i, r), folds, max_seconds=1e-9)
+    assert res.n_folds == 1 and not res.complete
+    assert "complete=False" in repr(res)
+    with pytest.raises(ValueError, match="max_seconds"):
+        cross_validate(BiasedMF, (u, i, r), folds, max_seconds=0)

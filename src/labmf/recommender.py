@@ -43,6 +43,7 @@ __all__ = [
     "FittedMF",
     "SurpriseModel",
     "BaselineModel",
+    "Ensemble",
     "CVResult",
     "cross_validate",
 ]
@@ -250,10 +251,11 @@ def _predict(state: FittedMF, u: np.ndarray, i: np.ndarray) -> np.ndarray:
     return est
 
 
-def _recommend(state: FittedMF, user, n, exclude_seen, min_item_ratings):
+def _recommend(state: FittedMF, user, n, exclude_seen, min_item_ratings, scores=None):
     n = _check_int(n, "n", 1)
     min_item_ratings = _check_int(min_item_ratings, "min_item_ratings", 0)
-    scores = state.scores(user)
+    if scores is None:
+        scores = state.scores(user)
     allowed = state.item_counts >= min_item_ratings
     if exclude_seen:
         allowed[state.seen(int(user))] = False
@@ -515,6 +517,64 @@ class BiasedMF:
         return _recommend(self._state(), user, n, exclude_seen, min_item_ratings)
 
 
+# ----------------------------------------------------------------- ensemble
+
+
+class Ensemble:
+    """Average the predictions of several models (e.g. :class:`BiasedMF` with different seeds).
+
+    SGD from different random starts and visiting orders lands in different
+    minima whose errors are partly independent, so their mean predicts better
+    than any one of them, at the cost of one fit per member.
+
+    Parameters
+    ----------
+    members : sequence of unfitted models
+        Each with ``fit(user_idx, item_idx, ratings, n_users, n_items)`` and
+        ``predict(user_idx, item_idx)``; :meth:`recommend` also needs ``fitted_``
+        (:class:`BiasedMF` members).
+
+    Examples
+    --------
+    >>> Ensemble([BiasedMF(seed=s) for s in range(3)])  # doctest: +SKIP
+    """
+
+    def __init__(self, members):
+        members = list(members)
+        if not members:
+            raise ValueError("members must contain at least one model")
+        for k, m in enumerate(members):
+            if not (hasattr(m, "fit") and hasattr(m, "predict")):
+                raise TypeError(f"members[{k}] must have fit and predict methods, got {m!r}")
+        if len({id(m) for m in members}) != len(members):
+            raise ValueError("members must be distinct model objects (each is fitted separately)")
+        self.members = members
+
+    def __repr__(self) -> str:
+        return f"Ensemble({self.members!r})"
+
+    def fit(self, user_idx, item_idx, ratings, n_users=None, n_items=None):
+        """Fit every member on the same ratings."""
+        start = time.perf_counter()
+        for m in self.members:
+            m.fit(user_idx, item_idx, ratings, n_users, n_items)
+        self.fit_time_ = time.perf_counter() - start
+        return self
+
+    def predict(self, user_idx, item_idx) -> np.ndarray:
+        """Mean of the members' predictions, shape (n,)."""
+        return np.mean([m.predict(user_idx, item_idx) for m in self.members], axis=0)
+
+    def recommend(self, user: int, n: int = 10, exclude_seen: bool = True, *,
+                  min_item_ratings: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`BiasedMF.recommend`, ranking by the members' mean score."""
+        states = [m._state() if hasattr(m, "_state") else None for m in self.members]
+        if any(s is None for s in states):
+            raise TypeError("recommend needs BiasedMF members")
+        mean_scores = np.mean([s.scores(user) for s in states], axis=0)
+        return _recommend(states[0], user, n, exclude_seen, min_item_ratings, scores=mean_scores)
+
+
 # ------------------------------------------------------------ Surprise adapter
 
 
@@ -664,6 +724,8 @@ class CVResult:
         wall time of ``fit``; the wall time of ``predict`` on the test fold).
     models : list
         The fitted model of each fold (for loss curves and inspection).
+    complete : bool
+        False when ``max_seconds`` stopped the run before the last fold.
     """
 
     name: str
@@ -672,6 +734,7 @@ class CVResult:
     fit_time: np.ndarray
     predict_time: np.ndarray
     models: list = field(default_factory=list, repr=False)
+    complete: bool = True
 
     @property
     def n_folds(self) -> int:
@@ -703,8 +766,9 @@ class CVResult:
         }
 
     def __repr__(self) -> str:
+        partial = "" if self.complete else ", complete=False"
         return (f"CVResult(name={self.name!r}, folds={self.n_folds}, "
-                f"rmse={self.mean_rmse:.4f}, mae={self.mean_mae:.4f})")
+                f"rmse={self.mean_rmse:.4f}, mae={self.mean_mae:.4f}{partial})")
 
 
 def _triplets(ratings) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
@@ -728,6 +792,7 @@ def cross_validate(
     *,
     name: str | None = None,
     warm_up: bool = True,
+    max_seconds: float | None = None,
 ) -> CVResult:
     """Fit a fresh model on each fold's training rows and score its test rows.
 
@@ -749,6 +814,10 @@ def cross_validate(
     warm_up : bool, default True
         Compile labmf's numba kernel before the clock starts, so fold 1 is not
         charged a one-off JIT compilation.
+    max_seconds : float, optional
+        Stop after a fold when the projected total (mean time per fold so far
+        times the number of folds) exceeds this; the result then covers the
+        folds done and has ``complete=False``. For slow models (SVD++).
 
     Returns
     -------
@@ -760,12 +829,21 @@ def cross_validate(
     folds = list(folds)
     if not folds:
         raise ValueError("folds must contain at least one (train_idx, test_idx) pair")
+    if max_seconds is not None:
+        max_seconds = _check_real(max_seconds, "max_seconds", positive=True)
     if warm_up:
         from . import _recommender_kernels
 
         _recommender_kernels.warm_up()
     rmses, maes, fit_times, predict_times, models = [], [], [], [], []
+    complete = True
+    clock = time.perf_counter()
     for f, pair in enumerate(folds):
+        if max_seconds is not None and f > 0:
+            projected = (time.perf_counter() - clock) / f * len(folds)
+            if projected > max_seconds:
+                complete = False
+                break
         if len(pair) != 2:
             raise ValueError(f"folds[{f}] must be a (train_idx, test_idx) pair")
         train = _index_array(pair[0], f"folds[{f}] train_idx")
@@ -792,4 +870,5 @@ def cross_validate(
         fit_time=np.asarray(fit_times),
         predict_time=np.asarray(predict_times),
         models=models,
+        complete=complete,
     )
