@@ -119,10 +119,15 @@ class Section:
 
 @dataclass
 class ReportOutputs:
-    """Paths written by :func:`build_report` (PDFs are ``None`` without Chromium)."""
+    """What :func:`build_report` wrote (PDFs are ``None`` without Chromium).
+
+    ``answers`` is the :class:`labmf.answers.Answers` record the documents show;
+    ``notes`` holds the messages about skipped outputs.
+    """
 
     html: Path
     answers_html: Path
+    answers: object = None
     pdf: Path | None = None
     answers_pdf: Path | None = None
     notes: list[str] = field(default_factory=list)
@@ -619,7 +624,7 @@ def build_report(
         render_report_html(sections, answers, source_dir=source_dir, chromium=exe),
     )
     say(f"report: wrote {html_path}")
-    outputs = ReportOutputs(html=html_path, answers_html=build / ANSWERS_HTML)
+    outputs = ReportOutputs(html=html_path, answers_html=build / ANSWERS_HTML, answers=answers)
 
     if not exe:
         _atomic_write_text(outputs.answers_html, render_answers_html(answers, source_dir=source_dir))
