@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .movielens import MOVIELENS_NAMES, LabLayout, lab_layout, load_movielens
+from .movielens import MOVIELENS_NAMES, LabLayout, file_sha256, lab_layout, load_movielens
 
 __all__ = [
     "COURSE_SHAPE",
@@ -59,10 +59,8 @@ def load_course_titles(path=None) -> list[str]:
         ``titles[124] == "A Beautiful Mind"`` for the course's file.
     """
     if path is None:
-        import pooch
-
         path = _packaged_titles()
-        got = pooch.file_hash(str(path), alg="sha256")
+        got = file_sha256(path)
         if got != COURSE_TITLES_SHA256:
             raise OSError(
                 f"the shipped course titles {path} are corrupted: sha256 {got}, expected "
