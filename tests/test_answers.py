@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from labmf.__main__ import main
-from labmf.answers import compute_answers, format_answers
+from labmf.answers import Q4_SETTINGS, compute_answers, format_answers
 
 
 @pytest.fixture(scope="module")
@@ -120,5 +120,31 @@ def test_q4_movielens():
     # The question's SSE counts observed ratings only; over every cell it is far larger.
     assert 0 < q4.observed_sse < q4.all_sse
     assert q4.losses[-1] == pytest.approx(q4.observed_sse, rel=1e-4)
+    # Notebook 04's follow-up: the course's lr stalls on MovieLens, a probed lr converges.
+    assert q4.chosen_lr >= q4.lr
+    if not q4.converged:
+        assert q4.chosen_lr > q4.lr and q4.chosen_observed_sse < q4.observed_sse
     text = format_answers(full)
     assert f"{q4.predicted:.4f}" in text and f"{q4.observed_sse:.4f}" in text
+
+
+def test_q4_settings_match_notebook_04():
+    """The sheet's Q4 runs with notebook 04's parameters, so the two cannot disagree."""
+    import ast
+    from pathlib import Path
+
+    import nbformat
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "04_movie_recommendation.ipynb"
+    if not path.is_file():
+        pytest.skip("notebook 04 not written yet")
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params = {}
+    for node in ast.parse(cell.source).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            params[node.targets[0].id] = ast.literal_eval(node.value)
+    shared = set(params) & set(Q4_SETTINGS)
+    assert {"rank", "lr", "num_epochs", "user_col", "movie_title", "lr_grid"} <= shared
+    for key in shared:
+        assert params[key] == Q4_SETTINGS[key], key

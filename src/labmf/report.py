@@ -316,7 +316,7 @@ def _pygments_css(css_class: str) -> str:
 # --------------------------------------------------------------------- figure
 
 
-def answers_figure_svg(ans, *, width_in: float = 7.2, height_in: float = 1.75) -> str:
+def answers_figure_svg(ans, *, width_in: float = 7.2, height_in: float = 1.6) -> str:
     """The answer sheet's figure as inline SVG: Q1 loss curve and Q3 seed spread."""
     import numpy as np
     from matplotlib.figure import Figure
@@ -450,7 +450,7 @@ def render_answers_html(ans, *, source_dir=None, scale: float = 1.0) -> str:
     listings = [
         (name, source_listing(name, docstring=False))
         for name in ("labmf.sgd_factorise", "labmf.sgd_factorise_masked",
-                     "labmf.kernels.sgd_epochs_reference")
+                     "labmf.factorise.factorise_sgd", "labmf.kernels.sgd_epochs_reference")
     ]
     return env.get_template("answers.html.j2").render(
         a=ans, css=css, scale=scale, figure=answers_figure_svg(ans), listings=listings,
