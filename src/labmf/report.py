@@ -414,8 +414,15 @@ def _versions(ans, chromium: str | None) -> dict[str, str]:
     import matplotlib
     import nbconvert
 
+    from importlib import metadata
+
     v = dict(ans.versions)
     v["matplotlib"] = matplotlib.__version__
+    for dist in ("numba", "scikit-surprise"):  # compiled kernels; notebook 06's baseline
+        try:
+            v[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
     v["nbconvert"] = nbconvert.__version__
     if chromium:
         try:
