@@ -87,6 +87,11 @@ class Q1Answer:
     seed_sse: tuple[float, ...]
 
     @property
+    def seed_sse_median(self) -> float:
+        """Median of :attr:`seed_sse` (a few slow starts stretch the range)."""
+        return float(np.median(self.seed_sse))
+
+    @property
     def mse(self) -> float:
         """Mean over the 9 entries: what the seed report wrongly called its "MSE"."""
         return self.sse / self.A.numel()
@@ -427,7 +432,8 @@ def format_answers(ans: Answers) -> str:
         "  V =", _matrix(q1.V),
         "  U V^T =", _matrix(q1.reconstruction),
         f"  SSE ||A - U V^T||_F^2 = {q1.sse:.4f}   (mean over 9 entries {q1.mse:.4f})",
-        f"  SSE over seeds: {min(q1.seed_sse):.4f} to {max(q1.seed_sse):.4f}",
+        f"  SSE over seeds: {min(q1.seed_sse):.4f} to {max(q1.seed_sse):.4f} "
+        f"(median {q1.seed_sse_median:.4f})",
         "",
         f"Q2    truncated SVD (torch.linalg.svd), rank {q2.rank}",
         f"  singular values = {sv}",
