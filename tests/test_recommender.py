@@ -22,7 +22,9 @@ from labmf.recommender import (
 
 numba = pytest.importorskip("numba")
 
-SMALL = dict(n_factors=8, n_epochs=25, reg=0.05, lr=0.02)
+# Settings for the small synthetic problem (a few thousand ratings: the defaults,
+# tuned for 100k ratings, would stop the factors before they grow).
+SMALL = dict(n_factors=8, n_epochs=25, reg=0.05, lr=0.02, lr_bias=0.02, init_std=0.1)
 
 
 def _synthetic(n_users=120, n_items=90, rank=3, density=0.3, noise=0.3, seed=0):
@@ -282,8 +284,8 @@ def test_divergence_is_an_error(data):
 
 
 def test_repr_and_params():
-    model = BiasedMF(20, reg=0.05, seed=1)
-    assert repr(model) == "BiasedMF(n_factors=20, reg=0.05, seed=1)"
+    model = BiasedMF(20, reg=0.07, seed=1)
+    assert repr(model) == "BiasedMF(n_factors=20, reg=0.07, seed=1)"
     assert model.get_params()["lr"] == BiasedMF().lr
 
 

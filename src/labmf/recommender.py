@@ -40,6 +40,7 @@ from .metrics import mae, rmse
 
 __all__ = [
     "BiasedMF",
+    "TUNED",
     "FittedMF",
     "SurpriseModel",
     "BaselineModel",
@@ -279,27 +280,53 @@ def _csr_by_user(u: np.ndarray, i: np.ndarray, n_users: int) -> tuple[np.ndarray
 
 # ---------------------------------------------------------------- the model
 
+#: A slower setting that trains to convergence (more factors, stronger ``reg``,
+#: decaying steps), tuned on the same tuning split as the defaults. About 8x
+#: the default's fit time for a ~0.002 lower RMSE on ml-latest-small.
+TUNED = {
+    "n_factors": 200,
+    "reg": 0.08,
+    "lr": 0.02,
+    "lr_decay": 0.97,
+    "n_epochs": 40,
+    "init_std": 0.01,
+    "lr_bias": 0.002,
+    "reg_bias": 0.02,
+}
+
 
 class BiasedMF:
     """Biased matrix factorisation trained by per-rating SGD (compiled with numba).
 
+    The defaults were chosen on a tuning split of ml-latest-small (5-fold
+    split with seed 123, first two folds) that is *not* the split the notebook
+    reports; see :data:`TUNED` for a slower, fully converged setting.
+
+    Small random starts (``init_std=0.01``) and a fixed number of epochs work as
+    a second regulariser: the factors grow from near zero and are stopped
+    before they fit the noise, so ``n_epochs`` is part of the regularisation;
+    with ``n_epochs`` much larger, raise ``reg`` (about 0.08) or use
+    ``lr_decay < 1``.
+
     Parameters
     ----------
-    n_factors : int, default 100
+    n_factors : int, default 50
         Rank ``k`` of the factors.
-    reg : float, default 0.08
+    reg : float, default 0.05
         L2 penalty on the factors, applied per rating as in Surprise's ``SVD``.
         On MovieLens this matters far more than ``n_factors``: Surprise's default
         0.02 over-fits.
-    lr : float, default 0.01
+    lr : float, default 0.02
         SGD step size for the factors.
-    n_epochs : int, default 40
-        Sweeps over the training ratings.
-    reg_bias, lr_bias : float, optional
-        Penalty and step size for the biases (default: ``reg`` and ``lr``).
+    n_epochs : int, default 20
+        Sweeps over the training ratings, each in a fresh random order.
+    reg_bias : float, default 0.005
+        L2 penalty on the user and item biases.
+    lr_bias : float, default 0.005
+        SGD step size for the biases.
     lr_decay : float, default 1.0
-        The step sizes are multiplied by this after every epoch (``0 < lr_decay <= 1``).
-    init_std : float, default 0.1
+        Both step sizes are multiplied by this after every epoch (``0 < lr_decay <= 1``).
+    init_std : float, default 0.01
         Factors start from ``N(0, init_std^2)``; biases start at 0.
     clip : bool, default True
         Clip predictions to the range of the training ratings.
@@ -323,15 +350,15 @@ class BiasedMF:
 
     def __init__(
         self,
-        n_factors: int = 100,
+        n_factors: int = 50,
         *,
-        reg: float = 0.08,
-        lr: float = 0.01,
-        n_epochs: int = 40,
-        reg_bias: float | None = None,
-        lr_bias: float | None = None,
+        reg: float = 0.05,
+        lr: float = 0.02,
+        n_epochs: int = 20,
+        reg_bias: float = 0.005,
+        lr_bias: float = 0.005,
         lr_decay: float = 1.0,
-        init_std: float = 0.1,
+        init_std: float = 0.01,
         clip: bool = True,
         seed=None,
     ):
@@ -339,8 +366,8 @@ class BiasedMF:
         self.reg = _check_real(reg, "reg", positive=False)
         self.lr = _check_real(lr, "lr", positive=True)
         self.n_epochs = _check_int(n_epochs, "n_epochs", 1)
-        self.reg_bias = None if reg_bias is None else _check_real(reg_bias, "reg_bias", positive=False)
-        self.lr_bias = None if lr_bias is None else _check_real(lr_bias, "lr_bias", positive=True)
+        self.reg_bias = _check_real(reg_bias, "reg_bias", positive=False)
+        self.lr_bias = _check_real(lr_bias, "lr_bias", positive=True)
         self.lr_decay = _check_real(lr_decay, "lr_decay", positive=True, upper=1.0)
         self.init_std = _check_real(init_std, "init_std", positive=False)
         if not isinstance(clip, (bool, np.bool_)):
@@ -415,8 +442,8 @@ class BiasedMF:
         bu = np.zeros(n_users)
         bi = np.zeros(n_items)
         lr = self.lr
-        lr_b = self.lr if self.lr_bias is None else self.lr_bias
-        reg_b = self.reg if self.reg_bias is None else self.reg_bias
+        lr_b = self.lr_bias
+        reg_b = self.reg_bias
         user_counts = np.bincount(u, minlength=n_users)
         item_counts = np.bincount(i, minlength=n_items)
         # Factors of users/items with no training rating are never updated: zero them
