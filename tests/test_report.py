@@ -127,7 +127,9 @@ def test_find_chromium_honours_env(monkeypatch, tmp_path):
     assert R.find_chromium() is None
 
 
-def test_cli_report_html_only(tmp_path, capsys):
+def test_cli_report_html_only(tmp_path, capsys, monkeypatch, small_answers):
+    # The CLI's own answers would include the slow Q4 fit, tested elsewhere.
+    monkeypatch.setattr("labmf.answers.compute_answers", lambda seed=0: small_answers)
     nb = _notebook(tmp_path)
     rc = main(["report", "--no-pdf", "--out-dir", str(tmp_path / "o"),
                "--source-dir", str(SOURCE_DIR), str(nb)])
