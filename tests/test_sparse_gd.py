@@ -165,3 +165,42 @@ def test_from_triplets_checks():
     A = from_triplets([1, 0], [0, 2], [2.0, 1.0], (2, 3))
     rows, cols, vals = sparse_triplets(A)
     assert rows.tolist() == [0, 1] and cols.tolist() == [2, 0] and vals.tolist() == [1.0, 2.0]
+
+
+# ------------------------------------------------- compiled kernel variants
+
+
+@pytest.mark.skipif("numba" not in BACKENDS, reason="numba not installed")
+@pytest.mark.parametrize("rank", [1, 3, 5])
+def test_unrolled_gd_kernel_bit_identical_to_generic(rank):
+    import numpy as np
+
+    nk = kernels.load_numba_kernels()
+    A, M = _ratings(m=50, n=30, seed=rank)
+    rows, cols, vals = sparse_triplets(to_sparse(A, M))
+    rng = np.random.default_rng(rank)
+    U0, V0 = rng.random((50, rank)), rng.random((30, rank))
+    out = []
+    for kernel in (nk.gd_epochs_generic, nk.gd_epochs_unrolled(rank)):
+        U, V, losses = U0.copy(), V0.copy(), np.empty(20)
+        assert kernel(rows, cols, vals, U, V, 1e-3, 20, losses) == 20
+        out.append((U, V, losses))
+    for a, b in zip(*out):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.skipif("numba" not in BACKENDS, reason="numba not installed")
+def test_gd_dispatch_falls_back_for_unsorted_rows():
+    import numpy as np
+
+    nk = kernels.load_numba_kernels()
+    rows = np.array([1, 0, 1], dtype=np.int64)  # not grouped by row
+    cols = np.array([0, 1, 1], dtype=np.int64)
+    vals = np.array([1.0, 2.0, 3.0])
+    out = []
+    for kernel in (nk.gd_epochs, nk.gd_epochs_generic):
+        U, V, losses = np.full((2, 2), 0.5), np.full((2, 2), 0.5), np.empty(5)
+        kernel(rows, cols, vals, U, V, 0.1, 5, losses)
+        out.append((U, V, losses))
+    for a, b in zip(*out):
+        assert np.array_equal(a, b)

@@ -30,7 +30,7 @@ import warnings
 import numba
 import numpy as np
 
-__all__ = ["sgd_epochs", "gd_epochs", "CACHED"]
+__all__ = ["sgd_epochs", "gd_epochs", "gd_epochs_generic", "gd_epochs_unrolled", "CACHED"]
 
 
 def _sgd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses):
@@ -144,6 +144,113 @@ def _compile(fn):
 
 _uncached: list[str] = []  # kernels compiled without a cache (warn once, not per kernel)
 sgd_epochs, _ = _compile(_sgd_epochs)
-gd_epochs, _ = _compile(_gd_epochs)
+gd_epochs_generic, _ = _compile(_gd_epochs)
+
+
+# ------------------------------------------------- rank-specialised sparse GD
+#
+# With the rank known when the code is written, the U row, the V row and the
+# per-row sums of E @ V live in registers instead of memory, which halves the
+# time of a GD epoch at rank 5. numba cannot specialise on a runtime value, so
+# the source below is generated per rank (1 .. MAX_UNROLLED_RANK) on first use.
+# It performs exactly the generic kernel's float operations in the same order
+# (a row's U update is applied when its last entry has been read instead of
+# after the whole sweep; no other row reads it), so it is bit-identical to
+# gd_epochs_generic; the tests check this. It needs the entries grouped by row
+# (row-major triplets always are); gd_epochs falls back to the generic kernel
+# otherwise. The code is compiled under this file's name so that numba's
+# on-disk cache (keyed on this file's content) keeps it between processes.
+
+MAX_UNROLLED_RANK = 8
+
+_GD_TEMPLATE = """
+def _gd_epochs_rank{R}(rows, cols, vals, U, V, lr, num_epochs, losses):
+    nnz = rows.shape[0]
+    m = U.shape[0]
+    n = V.shape[0]
+    start = np.zeros(m + 1, np.int64)  # row r's entries are start[r]:start[r + 1]
+    for i in range(nnz):
+        start[rows[i] + 1] += 1
+    for r in range(m):
+        start[r + 1] += start[r]
+    e = np.empty(nnz)
+    H = np.empty((n, {R}))
+    for epoch in range(num_epochs):
+        total = 0.0
+        for r in range(m):
+            if start[r] == start[r + 1]:
+                continue
+            {load_u}
+            {zero_g}
+            for i in range(start[r], start[r + 1]):
+                c = cols[i]
+                {load_v}
+                dot = 0.0
+                {dot}
+                ei = vals[i] - dot
+                e[i] = ei
+                total += ei * ei
+                {acc_g}
+            {store_u}
+        losses[epoch] = total
+        if not math.isfinite(total):
+            return epoch + 1
+        H[:, :] = 0.0
+        for r in range(m):
+            {load_u}
+            for i in range(start[r], start[r + 1]):
+                c = cols[i]
+                ei = e[i]
+                {acc_h}
+        for c in range(n):
+            for k in range({R}):
+                V[c, k] += lr * H[c, k]
+    return num_epochs
+"""
+
+_unrolled: dict[int, object] = {}
+
+
+def _gd_source(R: int) -> str:
+    def each(fmt):
+        return "; ".join(fmt.format(k=k) for k in range(R))
+
+    return _GD_TEMPLATE.format(
+        R=R,
+        load_u=each("u{k} = U[r, {k}]"),
+        zero_g=each("g{k} = 0.0"),
+        load_v=each("v{k} = V[c, {k}]"),
+        dot=each("dot += u{k} * v{k}"),
+        acc_g=each("g{k} += ei * v{k}"),
+        store_u=each("U[r, {k}] = u{k} + lr * g{k}"),
+        acc_h=each("H[c, {k}] += ei * u{k}"),
+    )
+
+
+def gd_epochs_unrolled(rank: int):
+    """The compiled GD kernel specialised to ``rank`` (1 .. MAX_UNROLLED_RANK), built once."""
+    if rank not in _unrolled:
+        if not 1 <= rank <= MAX_UNROLLED_RANK:
+            raise ValueError(f"rank must be in [1, {MAX_UNROLLED_RANK}], got {rank}")
+        namespace = {"np": np, "math": math, "__name__": __name__}
+        exec(compile(_gd_source(rank), __file__, "exec"), namespace)  # noqa: S102 - our template
+        _unrolled[rank], _ = _compile(namespace[f"_gd_epochs_rank{rank}"])
+    return _unrolled[rank]
+
+
+def gd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses):
+    """Sparse GD epochs: the rank-specialised kernel when it applies, else the generic one.
+
+    Same arguments and results as :func:`_gd_epochs` (bit for bit either way).
+    """
+    rank = U.shape[1]
+    grouped = rows.shape[0] < 2 or bool(np.all(rows[1:] >= rows[:-1]))
+    if grouped and rank <= MAX_UNROLLED_RANK:
+        kernel = gd_epochs_unrolled(rank)
+    else:
+        kernel = gd_epochs_generic
+    return kernel(rows, cols, vals, U, V, lr, num_epochs, losses)
+
+
 CACHED = not _uncached
 """True when the compiled kernels are cached on disk (False: compiled per process)."""

@@ -284,7 +284,9 @@ def factorise_gd(
       entries, ``E`` held as its nonzeros; arithmetic in float64, factors returned
       in ``A``'s dtype. Same trajectory as dense up to rounding (summation order,
       and float64 instead of float32), at a cost proportional to the number of
-      observed entries: ~100x faster on a 10%-observed 1000 x 671 layout.
+      observed entries: about 10x faster than the dense loop on the 9%-observed
+      1000 x 671 MovieLens layout, slower on a half-observed matrix
+      (``benchmarks/bench_sparse_gd.py``).
 
     Parameters are those of :func:`factorise_sgd`, plus ``sparse``; the default
     ``lr=1e-5`` is the course's, chosen for its 1000 x 10000 ratings matrix.
