@@ -70,7 +70,8 @@ $(REPORT_FILES) &: $(NB_STAMPS) $(NOTEBOOKS) $(SRC) $(REPORT_SRC) | $(STAMP)
 	$(PY) -m labmf report --out-dir $(REPORT_DIR) $(NOTEBOOKS)
 
 bench: $(STAMP) ## Run the benchmarks (prints ratios against named baselines)
-	@echo "no benchmarks yet"
+	@$(PY) -c 'import surprise' 2>/dev/null || $(PY) -m pip install -q -e '.[bench]'
+	OMP_NUM_THREADS=1 $(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 clean: ## Remove build outputs and caches (keeps .venv)
 	rm -rf report/build report/*.html report/*.pdf .pytest_cache benchmarks/results
