@@ -376,3 +376,21 @@ def test_cross_validate_max_seconds_stops_early(data):
     assert "complete=False" in repr(res)
     with pytest.raises(ValueError, match="max_seconds"):
         cross_validate(BiasedMF, (u, i, r), folds, max_seconds=0)
+
+
+def test_compiled_shuffle_is_a_uniform_permutation():
+    from labmf import _recommender_kernels as kernels
+
+    order = np.arange(1000, dtype=np.int32)
+    kernels.shuffle(order, 12345)
+    np.testing.assert_array_equal(np.sort(order), np.arange(1000))
+    assert not np.array_equal(order, np.arange(1000))
+    # Position of element 0 after shuffling 10 items, over many seeds: ~uniform.
+    counts = np.zeros(10)
+    for s in range(4000):
+        small = np.arange(10, dtype=np.int64)
+        kernels.shuffle(small, s * 7919 + 1)
+        counts[int(np.flatnonzero(small == 0)[0])] += 1
+    expected = 400
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 30, counts  # 9 dof: p < 0.001 at 27.9
