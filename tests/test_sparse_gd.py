@@ -142,6 +142,13 @@ def test_sparse_input_checks():
         check_sparse_matrix(cube)
 
 
+@pytest.mark.parametrize("fn", [labmf.factorise_autograd, labmf.truncated_svd])
+def test_dense_only_algorithms_reject_sparse(fn):
+    As = to_sparse(labmf.lab_matrix())
+    with pytest.raises(TypeError, match=f"{fn.__name__} needs a dense A, got a sparse tensor"):
+        fn(As, rank=2)
+
+
 @pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta state")
 def test_csr_and_integer_inputs_accepted():
     A, M = _ratings(m=20, n=10)

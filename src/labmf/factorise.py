@@ -102,6 +102,15 @@ def _check_input(A, mask, name: str = "A"):
     return A, check_mask(mask, A)
 
 
+def _dense_only(A, fname: str):
+    if _sparse.is_sparse(A):
+        raise TypeError(
+            f"{fname} needs a dense A, got a sparse tensor of shape {tuple(A.shape)}; "
+            "pass A.to_dense() and its mask (factorise_sgd and factorise_gd take sparse A)"
+        )
+    return A
+
+
 def _triplets(A, M):
     if A.layout == torch.sparse_coo:
         return _sparse.sparse_triplets(A)
@@ -158,8 +167,9 @@ def factorise_sgd(
         Start from these factors instead of a random draw (copied, not modified).
     backend : {"auto", "python", "numba"}
         Inner loop: ``"python"`` is the readable reference, ``"numba"`` the compiled
-        kernel (bit-identical result, ~1000x faster), ``"auto"`` numba when it is
-        installed, else python.
+        kernel (bit-identical result, ~100x faster than the python loop and
+        ~1500x faster than the handout's loop on torch scalars), ``"auto"`` numba
+        when it is installed, else python.
     callback : callable(epoch, loss), optional
         Called after each epoch with the training SSE.
     progress : bool
@@ -442,7 +452,7 @@ def factorise_autograd(
         ``(params, lr) -> torch.optim.Optimizer`` such as ``torch.optim.NAdam``.
     Other parameters are those of :func:`factorise_gd`.
     """
-    A = check_matrix(A)
+    A = check_matrix(_dense_only(A, "factorise_autograd"))
     M = check_mask(mask, A)
     rank = check_rank(rank, A)
     lr = check_lr(lr)
@@ -517,7 +527,7 @@ def truncated_svd(A, mask=None, rank: int = 2) -> FactorisationResult:
         ``singular_values`` holds all of ``A``'s singular values; ``losses`` has the
         single SSE of the reconstruction.
     """
-    A = check_matrix(A)
+    A = check_matrix(_dense_only(A, "truncated_svd"))
     M = check_mask(mask, A)
     if M is not None and not bool(M.bool().all()):
         raise ValueError(
