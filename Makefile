@@ -49,25 +49,28 @@ test-unit: $(STAMP) ## Unit tests only (fast)
 test-notebooks: $(STAMP) ## nbval over the notebooks only
 	$(PY) -m pytest notebooks $(NBVAL_ARGS)
 
-# The report: a notebook is re-executed only when it, or the library code it runs, is
-# newer than its stamp (the report's own modules do not count); the HTML/PDFs are
-# rebuilt when a stamp, a notebook, the library or a template changed. Without
-# Chromium the HTML is still written and one line names the package for the PDFs.
+# The report is rendered from executed *copies* of the notebooks (report/build/executed/),
+# so `make report` never rewrites the stored notebooks (their timing cells would change).
+# A copy is re-executed only when its notebook, or the library code it runs, changed (the
+# report's own modules do not count); the HTML/PDFs are rebuilt when a copy, the library
+# or a template changed. Without Chromium the HTML is still written and one line names
+# the package for the PDFs. `make notebooks` updates the stored notebooks themselves.
 REPORT_DIR   := report
-NB_STAMP_DIR := $(REPORT_DIR)/build/executed
+NB_EXEC_DIR  := $(REPORT_DIR)/build/executed
 NB_SRC       := $(filter-out src/labmf/report.py src/labmf/answers.py src/labmf/__main__.py,$(SRC))
-NB_STAMPS    := $(patsubst notebooks/%.ipynb,$(NB_STAMP_DIR)/%.stamp,$(NOTEBOOKS))
+NB_EXECUTED  := $(patsubst notebooks/%.ipynb,$(NB_EXEC_DIR)/%.ipynb,$(NOTEBOOKS))
 REPORT_SRC   := $(wildcard $(REPORT_DIR)/*.css $(REPORT_DIR)/templates/*.j2 $(REPORT_DIR)/templates/*/*)
 REPORT_FILES := $(REPORT_DIR)/lab1-report.html $(REPORT_DIR)/lab1-report.pdf $(REPORT_DIR)/lab1-answers.pdf
 
 report: $(REPORT_FILES) ## Execute changed notebooks, render report/lab1-report.{html,pdf} and lab1-answers.pdf
 
-$(NB_STAMP_DIR)/%.stamp: notebooks/%.ipynb $(NB_SRC) | $(STAMP)
-	$(PY) -m jupyter nbconvert --config notebooks/nbconvert_execute.py --execute --inplace $<
-	@mkdir -p $(@D) && touch $@
+$(NB_EXEC_DIR)/%.ipynb: notebooks/%.ipynb $(NB_SRC) | $(STAMP)
+	@mkdir -p $(@D)
+	$(PY) -m jupyter nbconvert --config notebooks/nbconvert_execute.py --execute \
+	  --output-dir $(@D) $<
 
-$(REPORT_FILES) &: $(NB_STAMPS) $(NOTEBOOKS) $(SRC) $(REPORT_SRC) | $(STAMP)
-	$(PY) -m labmf report --out-dir $(REPORT_DIR) $(NOTEBOOKS)
+$(REPORT_FILES) &: $(NB_EXECUTED) $(SRC) $(REPORT_SRC) | $(STAMP)
+	$(PY) -m labmf report --out-dir $(REPORT_DIR) $(NB_EXECUTED)
 
 bench: $(STAMP) ## Run the benchmarks (prints ratios against named baselines)
 	@$(PY) -c 'import surprise' 2>/dev/null || $(PY) -m pip install -q -e '.[bench]'
