@@ -5,10 +5,33 @@ The flat public API::
     import labmf
     res = labmf.factorise_sgd(labmf.lab_matrix(), rank=2, seed=0)
     res.U, res.V, res.losses
+
+Modules, one concern each: ``factorise`` (algorithms), ``kernels`` / ``sparse``
+(inner loops, sparse inputs), ``metrics`` (SSE/RMSE over masks), ``data`` (lab
+matrices, MovieLens, course files, downloads), ``evaluate`` (splits, hold-out
+curves), ``baselines``, ``recommender`` (biased MF, cross-validation), ``plot``,
+``answers`` and ``report`` (the lab report).
 """
 
+from . import baselines, data, evaluate, metrics, plot, recommender, sparse
 from ._validation import DivergenceError
-from .data import blog_matrix, lab_mask, lab_matrix
+from .baselines import BiasBaseline, GlobalMean, MovieMean
+from .data import (
+    DownloadError,
+    LabLayout,
+    Ratings,
+    blog_matrix,
+    course_layout,
+    data_dir,
+    fetch,
+    find_title,
+    lab_layout,
+    lab_mask,
+    lab_matrix,
+    load_lab_layout,
+    load_movielens,
+)
+from .evaluate import fit_with_heldout, holdout_split, kfold_indices, lr_sweep, top_n_unrated
 from .factorise import (
     OPTIMISERS,
     factorise_autograd,
@@ -21,29 +44,69 @@ from .factorise import (
 )
 from .metrics import mae, mse, reconstruction_sse, rmse, sse
 from .plot import plot_loss_curves, plot_seed_spread
+from .recommender import BiasedMF, CVResult, Ensemble, cross_validate
 from .result import FactorisationResult
+from .sparse import from_triplets, to_sparse
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DivergenceError",
+    # algorithms and their result
     "FactorisationResult",
-    "OPTIMISERS",
-    "blog_matrix",
-    "factorise_autograd",
-    "factorise_gd",
     "factorise_sgd",
-    "gd_factorise_masked",
-    "lab_mask",
-    "lab_matrix",
-    "mae",
-    "mse",
-    "plot_loss_curves",
-    "plot_seed_spread",
-    "reconstruction_sse",
-    "rmse",
+    "factorise_gd",
+    "factorise_autograd",
+    "truncated_svd",
+    "OPTIMISERS",
+    "DivergenceError",
+    # the handout's signatures
     "sgd_factorise",
     "sgd_factorise_masked",
+    "gd_factorise_masked",
+    # metrics
     "sse",
-    "truncated_svd",
+    "mse",
+    "rmse",
+    "mae",
+    "reconstruction_sse",
+    # data
+    "lab_matrix",
+    "lab_mask",
+    "blog_matrix",
+    "Ratings",
+    "LabLayout",
+    "load_movielens",
+    "lab_layout",
+    "load_lab_layout",
+    "course_layout",
+    "find_title",
+    "fetch",
+    "data_dir",
+    "DownloadError",
+    "from_triplets",
+    "to_sparse",
+    # evaluation and recommenders
+    "holdout_split",
+    "kfold_indices",
+    "fit_with_heldout",
+    "lr_sweep",
+    "top_n_unrated",
+    "GlobalMean",
+    "MovieMean",
+    "BiasBaseline",
+    "BiasedMF",
+    "Ensemble",
+    "CVResult",
+    "cross_validate",
+    # plots
+    "plot_loss_curves",
+    "plot_seed_spread",
+    # submodules
+    "baselines",
+    "data",
+    "evaluate",
+    "metrics",
+    "plot",
+    "recommender",
+    "sparse",
 ]

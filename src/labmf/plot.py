@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from .result import FactorisationResult
 
 __all__ = ["plot_loss_curves", "plot_seed_spread"]
+
+
+def _pyplot():
+    # Imported on first use: `import labmf` should not pay for matplotlib.
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def plot_loss_curves(
@@ -40,7 +46,7 @@ def plot_loss_curves(
     if isinstance(results, FactorisationResult):
         results = {results.method: results}
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.6))
+        _, ax = _pyplot().subplots(figsize=(6, 3.6))
     for label, res in results.items():
         losses = res.losses.double().numpy()
         epochs = np.arange(len(losses))
@@ -77,7 +83,7 @@ def plot_seed_spread(
         Drawn as a short horizontal bar at each group.
     """
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.6))
+        _, ax = _pyplot().subplots(figsize=(6, 3.6))
     labels = list(values)
     for i, label in enumerate(labels):
         v = np.asarray(values[label], dtype=float)
