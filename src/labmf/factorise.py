@@ -214,35 +214,35 @@ def _start(A, rank, seed, generator, init):
     return _init_factors(A.shape[0], A.shape[1], rank, A.dtype, g)
 
 
-def _run_sgd(rows, cols, vals, U0, V0, dtype, *, lr, num_epochs, seed, backend,
-             callback, progress, method):
-    backend, kernel = _resolve_backend(backend, _kernels.KERNELS, "python")
-    U = U0.double().numpy().copy()
-    V = V0.double().numpy().copy()
-    losses = np.empty(num_epochs + 1)
-    t0 = time.perf_counter()
-    losses[0] = _sse_triplets(rows, cols, vals, U, V)
-    # Compiled kernels run many epochs per call; the chunk only sets how often the
-    # progress bar and callback hear about it.
-    chunk = 1 if (callback is not None or kernel is _kernels.sgd_epochs_reference) else max(1, min(num_epochs, 50))
+def _run_triplet_kernel(kernel, rows, cols, vals, U, V, losses, *, lr, num_epochs, first,
+                        chunk, callback, progress, method):
+    """Drive an in-place triplet kernel in chunks of epochs, checking every loss.
+
+    The kernel writes the loss of epoch ``first + k`` into ``losses[first + k]``
+    (``first`` is 1 for kernels that report the loss *after* an epoch, 0 for those
+    that report it at the start). Compiled kernels run many epochs per call; the
+    chunk only sets how often the progress bar and the callback hear about it.
+    """
     bar = _progress_bar(progress, num_epochs, f"{method} rank {U.shape[1]}")
     done = 0
     try:
         while done < num_epochs:
             todo = min(chunk, num_epochs - done)
-            out = losses[done + 1: done + 1 + todo]
-            ran = kernel(rows, cols, vals, U, V, lr, todo, out)
-            for k in range(ran):
-                check_finite_loss(float(out[k]), done + k + 1, lr, method)
-                if callback is not None:
-                    callback(done + k + 1, float(out[k]))
+            start = done + first
+            ran = kernel(rows, cols, vals, U, V, lr, todo, losses[start: start + todo])
+            for epoch in range(start, start + ran):
+                check_finite_loss(float(losses[epoch]), epoch, lr, method)
+                if callback is not None and epoch > 0:
+                    callback(epoch, float(losses[epoch]))
             done += ran
             if bar is not None:
                 bar.update(ran)
     finally:
         if bar is not None:
             bar.close()
-    elapsed = time.perf_counter() - t0
+
+
+def _triplet_result(U, V, losses, dtype, *, method, lr, num_epochs, seed, elapsed, info):
     return FactorisationResult(
         U=torch.from_numpy(U).to(dtype),
         V=torch.from_numpy(V).to(dtype),
@@ -253,7 +253,27 @@ def _run_sgd(rows, cols, vals, U0, V0, dtype, *, lr, num_epochs, seed, backend,
         num_epochs=num_epochs,
         seed=seed,
         elapsed=elapsed,
-        info={"backend": backend, "nnz": int(len(vals))},
+        info=info,
+    )
+
+
+def _run_sgd(rows, cols, vals, U0, V0, dtype, *, lr, num_epochs, seed, backend,
+             callback, progress, method):
+    backend, kernel = _resolve_backend(backend, _kernels.KERNELS, "python")
+    U = U0.double().numpy().copy()
+    V = V0.double().numpy().copy()
+    losses = np.empty(num_epochs + 1)
+    t0 = time.perf_counter()
+    losses[0] = _sse_triplets(rows, cols, vals, U, V)
+    slow = callback is not None or kernel is _kernels.sgd_epochs_reference
+    _run_triplet_kernel(
+        kernel, rows, cols, vals, U, V, losses, lr=lr, num_epochs=num_epochs, first=1,
+        chunk=1 if slow else max(1, min(num_epochs, 50)), callback=callback,
+        progress=progress, method=method,
+    )
+    return _triplet_result(
+        U, V, losses, dtype, method=method, lr=lr, num_epochs=num_epochs, seed=seed,
+        elapsed=time.perf_counter() - t0, info={"backend": backend, "nnz": int(len(vals))},
     )
 
 
@@ -348,7 +368,7 @@ def factorise_gd(
         for epoch in range(num_epochs):
             E = (A - U @ V.T) * M
             # The SSE of the residual we already hold is the loss after `epoch` epochs.
-            losses[epoch] = float((E.double() ** 2).sum())
+            losses[epoch] = float(torch.linalg.vector_norm(E, dtype=torch.float64)) ** 2
             check_finite_loss(float(losses[epoch]), epoch, lr, "gd")
             if callback is not None and epoch > 0:
                 callback(epoch, float(losses[epoch]))
@@ -375,40 +395,19 @@ def _run_sparse_gd(rows, cols, vals, U0, V0, dtype, *, lr, num_epochs, seed, bac
     U = U0.double().numpy().copy()
     V = V0.double().numpy().copy()
     losses = np.empty(num_epochs + 1)
-    # As for SGD, the chunk only sets how often the progress bar and callback hear.
-    chunk = 1 if callback is not None else max(1, min(num_epochs, 50))
-    bar = _progress_bar(progress, num_epochs, f"gd rank {U.shape[1]}")
     t0 = time.perf_counter()
-    done = 0
-    try:
-        while done < num_epochs:
-            todo = min(chunk, num_epochs - done)
-            # losses[k] is the SSE at the start of epoch k, as in the dense loop.
-            ran = kernel(rows, cols, vals, U, V, lr, todo, losses[done: done + todo])
-            for k in range(ran):
-                epoch = done + k
-                check_finite_loss(float(losses[epoch]), epoch, lr, "gd")
-                if callback is not None and epoch > 0:
-                    callback(epoch, float(losses[epoch]))
-            done += ran
-            if bar is not None:
-                bar.update(ran)
-    finally:
-        if bar is not None:
-            bar.close()
+    # losses[k] is the SSE at the start of epoch k, as in the dense loop.
+    _run_triplet_kernel(
+        kernel, rows, cols, vals, U, V, losses, lr=lr, num_epochs=num_epochs, first=0,
+        chunk=1 if callback is not None else max(1, min(num_epochs, 50)),
+        callback=callback, progress=progress, method="gd",
+    )
     losses[num_epochs] = _sse_triplets(rows, cols, vals, U, V)
     check_finite_loss(float(losses[num_epochs]), num_epochs, lr, "gd")
     if callback is not None and num_epochs > 0:
         callback(num_epochs, float(losses[num_epochs]))
-    return FactorisationResult(
-        U=torch.from_numpy(U).to(dtype),
-        V=torch.from_numpy(V).to(dtype),
-        losses=torch.from_numpy(losses),
-        method="gd",
-        rank=int(U.shape[1]),
-        lr=lr,
-        num_epochs=num_epochs,
-        seed=seed,
+    return _triplet_result(
+        U, V, losses, dtype, method="gd", lr=lr, num_epochs=num_epochs, seed=seed,
         elapsed=time.perf_counter() - t0,
         info={"backend": backend, "nnz": int(len(vals)), "sparse": True},
     )
