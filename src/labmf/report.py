@@ -140,6 +140,18 @@ def _default_source_dir() -> Path:
     return Path("report")
 
 
+def _publish(tmp, path) -> None:
+    """Move a finished temp file into place with ordinary permissions.
+
+    ``mkstemp`` creates files readable by their owner only; a report is meant to
+    be shared, so give it what a plain ``open(path, "w")`` would (0666 & ~umask).
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 def _atomic_write_text(path: Path, text: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,7 +159,7 @@ def _atomic_write_text(path: Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -383,6 +395,9 @@ def install_mathjax(dest: Path) -> Path:
         (tmp / ".source").write_text(stamp)
         if dest.exists():
             shutil.rmtree(dest)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would hide the fonts from a web server
         os.replace(tmp, dest)
     finally:
         if tmp.exists():
@@ -508,7 +523,7 @@ def print_to_pdf(html_path, pdf_path, chromium: str, *, timeout: float = 300) ->
         if proc.returncode != 0 or tmp.stat().st_size == 0 or tmp.read_bytes()[:5] != b"%PDF-":
             tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
             raise ReportError(f"Chromium failed to print {html_path} (exit {proc.returncode}):\n{tail}")
-        os.replace(tmp, pdf_path)
+        _publish(tmp, pdf_path)
     finally:
         tmp.unlink(missing_ok=True)
     return pdf_path
