@@ -9,8 +9,9 @@ that prints a held-out RMSE prints the same number on every run.
 :func:`fit_with_heldout` trains a factorisation while recording the held-out
 RMSE every few epochs (the algorithms' ``callback`` only sees the training loss,
 so training is run in chunks that warm-start from the previous factors; for the
-deterministic full-batch GD this gives the uninterrupted run's factors bit for bit,
-and its losses up to float rounding at the chunk boundaries).
+dense full-batch GD this gives the uninterrupted run's factors bit for bit, and its
+losses up to float rounding at the chunk boundaries; the per-entry and sparse paths,
+which compute in float64 and return ``A``'s dtype, differ by that rounding, ~1e-7).
 """
 
 from __future__ import annotations
@@ -154,16 +155,18 @@ def fit_with_heldout(
 
     Training runs in chunks of ``every`` epochs, each warm-started (``init=``) from
     the factors of the previous chunk, and the test RMSE is measured between
-    chunks. For the deterministic full-batch methods (``factorise_gd``) the final
-    factors are bit-identical to one uninterrupted run; the per-epoch training
+    chunks. For the dense full-batch GD (``factorise_gd``) the final factors are
+    bit-identical to one uninterrupted run (float64-internal paths: to ~1e-7, the
+    rounding to ``A``'s dtype at each boundary); the per-epoch training
     losses agree up to float rounding (the loss at a chunk boundary is summed by
     :func:`labmf.metrics.reconstruction_sse` rather than inside the loop).
 
     Parameters
     ----------
     fit : callable
-        A labmf algorithm accepting ``(A, mask, rank, num_epochs=, seed=, init=)``,
-        e.g. :func:`labmf.factorise_gd`.
+        A memoryless labmf algorithm accepting ``(A, mask, rank, num_epochs=, seed=,
+        init=)``: :func:`labmf.factorise_gd` or :func:`labmf.factorise_sgd` (an
+        optimiser with state, :func:`labmf.factorise_autograd`, is refused).
     A : Tensor, shape (m, n)
     train_mask, test_mask : Tensor, shape (m, n)
     rank : int
@@ -172,7 +175,7 @@ def fit_with_heldout(
     every : int
         Measure the test RMSE every ``every`` epochs (and at the start and end).
     seed : int, optional
-        Seed of the initialisation.
+        Seed of the initialisation (or pass ``generator=`` in ``kwargs``).
     **kwargs
         Passed to ``fit`` (``lr``, ...).
 
@@ -186,25 +189,27 @@ def fit_with_heldout(
         raise ValueError(f"num_epochs must be an integer >= 1, got {num_epochs!r}")
     if isinstance(every, bool) or not isinstance(every, Integral) or every < 1:
         raise ValueError(f"every must be an integer >= 1, got {every!r}")
+    if getattr(fit, "__name__", "") == "factorise_autograd":
+        raise ValueError(
+            "fit must be a memoryless update such as factorise_gd or factorise_sgd; "
+            "factorise_autograd's optimiser state (e.g. Adam's moments) would restart "
+            "at every chunk"
+        )
     A_t = torch.as_tensor(A)
     test_b = torch.as_tensor(test_mask).bool()
     if not bool(test_b.any()):
         raise ValueError("test_mask observes no entry; nothing to evaluate")
-    losses: list[torch.Tensor] = []
-    epochs, errs = [], []
-    done, res, elapsed = 0, None, 0.0
+    # Draw the start once and warm-start every chunk from it, so the test error at
+    # epoch 0 is measured on the very factors that are trained (also without a seed).
+    generator = kwargs.pop("generator", None)
+    res = fit(A_t, train_mask, rank, num_epochs=0, seed=seed, generator=generator, **kwargs)
+    losses: list[torch.Tensor] = [res.losses]
+    epochs, errs = [0], [rmse(A_t, res.reconstruction, test_b)]
+    done, elapsed = 0, 0.0
     while done < num_epochs:
         todo = min(int(every), num_epochs - done)
-        if res is None:
-            res = fit(A_t, train_mask, rank, num_epochs=todo, seed=seed, **kwargs)
-            losses.append(res.losses)
-            epochs.append(0)
-            # The start is re-drawn from the same seed to measure its test error.
-            start = fit(A_t, train_mask, rank, num_epochs=0, seed=seed, **kwargs)
-            errs.append(rmse(A_t, start.reconstruction, test_b))
-        else:
-            res = fit(A_t, train_mask, rank, num_epochs=todo, init=(res.U, res.V), **kwargs)
-            losses.append(res.losses[1:])
+        res = fit(A_t, train_mask, rank, num_epochs=todo, init=(res.U, res.V), **kwargs)
+        losses.append(res.losses[1:])
         elapsed += res.elapsed
         done += todo
         epochs.append(done)
@@ -303,7 +308,8 @@ def lr_sweep(
     lrs : iterable of float
     num_epochs : int
     seed : int, optional
-        The same seed for every rate, so the runs share their start.
+        Seed of the start, which is drawn once and shared by every rate (or pass
+        ``generator=`` in ``kwargs``).
     **kwargs
         Passed to ``fit``.
 
@@ -312,18 +318,23 @@ def lr_sweep(
     list of LrTrial
         In the order of ``lrs``.
     """
+    lrs = [float(lr) for lr in lrs]
+    if not lrs:
+        raise ValueError("lrs must contain at least one learning rate, got none")
+    # One start for every rate (drawn once, so runs share it even without a seed).
+    generator = kwargs.pop("generator", None)
+    start = fit(A, mask, rank, lr=lrs[0], num_epochs=0, seed=seed, generator=generator, **kwargs)
     trials = []
     for lr in lrs:
         seen: list[float] = []
         try:
-            res = fit(A, mask, rank, lr=lr, num_epochs=num_epochs, seed=seed,
+            res = fit(A, mask, rank, lr=lr, num_epochs=num_epochs, init=(start.U, start.V),
                       callback=lambda epoch, loss: seen.append(loss), **kwargs)
         except DivergenceError:
-            start = fit(A, mask, rank, lr=lr, num_epochs=0, seed=seed, **kwargs)
             losses = np.asarray([start.loss] + seen)
-            trials.append(LrTrial(float(lr), losses, None, len(seen) + 1))
+            trials.append(LrTrial(lr, losses, None, len(seen) + 1))
             continue
-        trials.append(LrTrial(float(lr), res.losses.numpy().copy(), res, None))
+        trials.append(LrTrial(lr, res.losses.numpy().copy(), res, None))
     return trials
 
 
