@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from labmf.__main__ import main
-from labmf.answers import Q4_SETTINGS, compute_answers, format_answers
+from labmf.answers import COURSE_Q4_PREDICTIONS, Q4_SETTINGS, compute_answers, format_answers
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,57 @@ def test_q3_observed_vs_hidden(ans):
         assert lo <= h.predicted <= hi
     # LAB.md: A[1,0] comes out around 2.3-2.4, far below its true 3.3359.
     assert 2.0 < q3.hidden[0].seed_mean < 2.6
+
+
+def test_q3_seed0_is_still_converging(ans):
+    """After the handout's 1000 epochs the seed-0 fit is not done: the sheet must say so."""
+    q3 = ans.q3
+    assert q3.losses.shape == (q3.num_epochs + 1,)
+    assert float(q3.losses[-1]) == pytest.approx(q3.observed_sse, rel=1e-4)
+    assert not q3.converged and q3.recent_drop > 0.5
+    # Its worst observed entry is A[0,1] (0.5053 against 0.6005).
+    assert q3.worst_observed == (0, 1)
+    assert q3.worst_observed_error == pytest.approx(0.5053 - 0.6005, abs=2e-4)
+    assert "still converging" in format_answers(ans)
+
+
+def test_q3_rank2_completion_curve(ans):
+    """Exact rank-2 completions satisfy det X = 0; at the true y, x is about 2.31, not 3.34."""
+    q3, cv = ans.q3, ans.q3.curve
+    assert cv is not None and (cv.x_entry, cv.y_entry) == ((1, 0), (2, 1))
+    assert cv.x_at_true_y == pytest.approx(2.3125, abs=1e-3)
+    assert cv.y_for_true_x == pytest.approx(-31.0, abs=0.2)
+    assert (cv.num0, cv.num1, cv.den0, cv.den1) == pytest.approx((3.257, -0.620, 1.358, -0.1735), abs=1e-3)
+    A = q3.A.double()
+    for y in (-0.5, 0.0, 0.5301, 1.5):
+        X = A.clone()
+        X[2, 1], X[1, 0] = y, cv.x(y)
+        assert abs(float(torch.linalg.det(X))) < 1e-9  # on the curve: rank 2
+        assert torch.linalg.matrix_rank(X).item() == 2
+    assert cv.x(float(A[2, 1])) == pytest.approx(cv.x_at_true_y)
+    assert cv.x(cv.y_for_true_x) == pytest.approx(float(A[1, 0]), abs=1e-6)
+    # A itself is rank 3: the true completion is not on the curve.
+    assert float(ans.q2.singular_values[-1]) > 0.3
+    # A fully converged run lands on the curve: the random start only chooses y.
+    from labmf import factorise_sgd
+
+    R = factorise_sgd(q3.A, q3.mask, 2, seed=0, num_epochs=5000).reconstruction.double()
+    assert float(R[1, 0]) == pytest.approx(cv.x(float(R[2, 1])), abs=1e-4)
+    text = format_answers(ans)
+    assert f"x = {cv.x_at_true_y:.4f}" in text and "det X = 0" in text
+
+
+def test_handout_global_seed_reproduces_seed_run(ans):
+    """torch.manual_seed(s); sgd_factorise(A, 2) gives the seeded run's U and V (the report says so)."""
+    import labmf
+
+    with torch.random.fork_rng():
+        torch.manual_seed(ans.seed)
+        U, V = labmf.sgd_factorise(ans.q1.A, 2)
+        torch.manual_seed(ans.seed)
+        Um, Vm = labmf.sgd_factorise_masked(ans.q3.A, ans.q3.mask, 2)
+    assert torch.equal(U, ans.q1.U) and torch.equal(V, ans.q1.V)
+    assert torch.equal(Um @ Vm.T, ans.q3.completed)
 
 
 def test_seed_changes_the_runs():
@@ -126,6 +177,11 @@ def test_q4_movielens():
         assert q4.chosen_lr > q4.lr and q4.chosen_observed_sse < q4.observed_sse
     text = format_answers(full)
     assert f"{q4.predicted:.4f}" in text and f"{q4.observed_sse:.4f}" in text
+    # The course's own figures are quoted and flagged as not comparable.
+    assert [v for _, v in COURSE_Q4_PREDICTIONS] == [3.1573, 3.4866]
+    assert "3.1573" in text and "3.4866" in text and "not comparable" in text
+    if not q4.converged:
+        assert "sensitivity check" in text
 
 
 def test_q4_settings_match_notebook_04():
