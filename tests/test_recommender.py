@@ -394,3 +394,11 @@ def test_compiled_shuffle_is_a_uniform_permutation():
     expected = 400
     chi2 = float(((counts - expected) ** 2 / expected).sum())
     assert chi2 < 30, counts  # 9 dof: p < 0.001 at 27.9
+
+
+def test_cross_validate_refuses_overlapping_folds():
+    from labmf.recommender import BiasedMF, cross_validate
+
+    u = np.array([0, 0, 1, 1]); i = np.array([0, 1, 0, 1]); r = np.array([4.0, 3.0, 5.0, 2.0])
+    with pytest.raises(ValueError, match=r"folds\[0\].*disjoint"):
+        cross_validate(lambda: BiasedMF(n_factors=1, seed=0), (u, i, r), [(np.arange(4), np.array([0, 1]))])

@@ -211,3 +211,10 @@ def test_gd_dispatch_falls_back_for_unsorted_rows():
         out.append((U, V, losses))
     for a, b in zip(*out):
         assert np.array_equal(a, b)
+
+
+def test_duplicate_sparse_entries_are_refused():
+    idx = torch.tensor([[0, 0, 1], [0, 0, 1]])
+    A = torch.sparse_coo_tensor(idx, torch.tensor([4.0, 4.0, 3.0]), (2, 2), check_invariants=True)
+    with pytest.raises(ValueError, match=r"duplicate.*A\[0, 0\]"):
+        labmf.factorise_sgd(A, rank=1, seed=0)

@@ -47,19 +47,19 @@ def test_A_wrong_type(fit):
 
 
 def test_mask_wrong_shape(fit, A):
-    with pytest.raises(ValueError, match=r"M must have the same shape as A \(3, 3\), got \(3, 2\)"):
+    with pytest.raises(ValueError, match=r"mask must have the same shape as A \(3, 3\), got \(3, 2\)"):
         fit(A, torch.ones(3, 2), rank=2)
 
 
 def test_mask_values_not_binary(fit, A):
     M = labmf.lab_mask()
     M[0, 0] = 2
-    with pytest.raises(ValueError, match=r"M must contain only 0 and 1.*2\.0"):
+    with pytest.raises(ValueError, match=r"mask must contain only 0 and 1.*2\.0"):
         fit(A, M, rank=2)
 
 
 def test_mask_all_zero(fit, A):
-    with pytest.raises(ValueError, match=r"M observes no entry"):
+    with pytest.raises(ValueError, match=r"mask observes no entry"):
         fit(A, torch.zeros(3, 3), rank=2)
 
 
@@ -107,8 +107,10 @@ def test_seed_and_generator_exclusive(fit, A):
 
 
 def test_negative_seed(fit, A):
-    with pytest.raises(ValueError, match="seed must be >= 0, got -3"):
+    with pytest.raises(ValueError, match=r"seed must be in \[0, 2\*\*63\), got -3"):
         fit(A, rank=2, seed=-3)
+    with pytest.raises(ValueError, match=r"seed must be in .*got 18446744073709551616"):
+        fit(A, rank=2, seed=2**64)
 
 
 def test_init_shape_checked(A):
@@ -164,3 +166,48 @@ def test_metrics_over_mask():
     assert labmf.mse(A, B, M) == pytest.approx(4.0 / 3)
     assert labmf.rmse(A, B, M) == pytest.approx((4.0 / 3) ** 0.5)
     assert labmf.mae(A, B, M) == pytest.approx(2.0 / 3)
+
+
+def test_handout_argument_order_gets_a_hint(fit, A):
+    with pytest.raises(ValueError, match=r"did you mean rank=2\?"):
+        fit(A, 2)
+
+
+def test_callback_not_callable(fit, A):
+    with pytest.raises(TypeError, match="callback must be callable"):
+        fit(A, rank=2, callback="print")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_init_non_finite(fit, A, bad):
+    U = torch.rand(3, 2)
+    U[0, 0] = bad
+    with pytest.raises(ValueError, match="init U must be finite"):
+        fit(A, rank=2, init=(U, torch.rand(3, 2)))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_computed_in_float32(fit, A, dtype):
+    res = fit(A.to(dtype), rank=2, seed=0, num_epochs=5)
+    assert res.U.dtype == torch.float32
+
+
+def test_half_precision_svd():
+    res = labmf.truncated_svd(labmf.lab_matrix(torch.float16), rank=2)
+    assert f"{res.loss:.2f}" == "0.12"
+
+
+def test_requires_grad_input_is_treated_as_data(fit, A):
+    res = fit(A.clone().requires_grad_(True), rank=2, seed=0, num_epochs=3)
+    assert not res.U.requires_grad and not res.V.requires_grad
+
+
+def test_same_seed_same_start_whatever_dtype(fit, A):
+    a = fit(A, rank=2, seed=5, num_epochs=0)
+    b = fit(A.double(), rank=2, seed=5, num_epochs=0)
+    assert torch.equal(a.U.double(), b.U)
+
+
+def test_metrics_reject_non_binary_mask():
+    with pytest.raises(ValueError, match=r"mask must contain only 0 and 1.*0\.5"):
+        labmf.sse(torch.ones(2, 2), torch.zeros(2, 2), torch.full((2, 2), 0.5))

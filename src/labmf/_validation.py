@@ -19,6 +19,8 @@ __all__ = [
     "check_lr",
     "check_num_epochs",
     "make_generator",
+    "check_callback",
+    "check_finite_loss",
     "DivergenceError",
 ]
 
@@ -48,6 +50,10 @@ def check_matrix(A, name: str = "A") -> torch.Tensor:
             ) from exc
     if A.is_complex():
         raise TypeError(f"{name} must be real, got complex dtype {A.dtype}")
+    if A.device.type != "cpu":
+        raise ValueError(f"{name} must be on the CPU, got a tensor on {A.device}")
+    # A tensor that is part of a graph is data here, not a parameter.
+    A = A.detach()
     if A.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D (m x n), got {A.ndim}-D tensor of shape {tuple(A.shape)}"
@@ -56,6 +62,10 @@ def check_matrix(A, name: str = "A") -> torch.Tensor:
         raise ValueError(f"{name} must not be empty, got shape {tuple(A.shape)}")
     if not A.is_floating_point():
         A = A.to(torch.get_default_dtype())
+    elif A.dtype in (torch.float16, torch.bfloat16):
+        # Half precision stalls gradient descent silently (updates round to nothing)
+        # and has no CPU SVD: compute in float32.
+        A = A.float()
     bad = ~torch.isfinite(A)
     if bool(bad.any()):
         r, c = (int(i) for i in bad.nonzero()[0])
@@ -78,9 +88,13 @@ def check_mask(M, A: torch.Tensor, name: str = "M") -> torch.Tensor | None:
                 f"{name} must be a 0/1 tensor of A's shape, got {type(M).__name__}"
             ) from exc
     if tuple(M.shape) != tuple(A.shape):
+        hint = ""
+        if M.ndim == 0 and not M.is_floating_point():
+            hint = f" (did you mean rank={int(M)}? the order is A, mask, rank)"
         raise ValueError(
-            f"{name} must have the same shape as A {tuple(A.shape)}, got {tuple(M.shape)}"
+            f"{name} must have the same shape as A {tuple(A.shape)}, got {tuple(M.shape)}{hint}"
         )
+    M = M.detach()
     if M.dtype != torch.bool:
         ok = (M == 0) | (M == 1)
         if not bool(ok.all()):
@@ -143,11 +157,18 @@ def make_generator(seed=None, generator: torch.Generator | None = None) -> torch
         return None
     if isinstance(seed, bool) or not isinstance(seed, Integral):
         raise TypeError(f"seed must be an integer, got {_describe(seed)}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
     g = torch.Generator()
     g.manual_seed(int(seed))
     return g
+
+
+def check_callback(callback, name: str = "callback"):
+    """Return ``callback`` if it is None or callable, else raise before any work."""
+    if callback is not None and not callable(callback):
+        raise TypeError(f"{name} must be callable as {name}(epoch, loss) or None, got {_describe(callback)}")
+    return callback
 
 
 def check_finite_loss(loss: float, epoch: int, lr: float, method: str) -> None:

@@ -27,6 +27,7 @@ import torch
 from . import kernels as _kernels
 from . import sparse as _sparse
 from ._validation import (
+    check_callback,
     check_finite_loss,
     check_lr,
     check_mask,
@@ -53,8 +54,10 @@ Callback = Callable[[int, float], object]
 
 
 def _init_factors(m: int, n: int, rank: int, dtype, generator) -> tuple[torch.Tensor, torch.Tensor]:
-    U = torch.rand(m, rank, generator=generator, dtype=dtype)
-    V = torch.rand(n, rank, generator=generator, dtype=dtype)
+    # U then V from U[0, 1), as the handout. Drawn in float32 whatever A's dtype, so
+    # that one seed gives one start (torch.rand draws other numbers for float64).
+    U = torch.rand(m, rank, generator=generator, dtype=torch.float32).to(dtype)
+    V = torch.rand(n, rank, generator=generator, dtype=torch.float32).to(dtype)
     return U, V
 
 
@@ -99,7 +102,7 @@ def _check_input(A, mask, name: str = "A"):
             )
         return _sparse.check_sparse_matrix(A, name), None
     A = check_matrix(A, name)
-    return A, check_mask(mask, A)
+    return A, check_mask(mask, A, "mask")
 
 
 def _dense_only(A, fname: str):
@@ -149,7 +152,7 @@ def factorise_sgd(
     A : Tensor, shape (m, n), dense or sparse
         Matrix to factorise. Dense: unobserved entries may hold anything finite.
         Sparse (``torch.sparse_coo_tensor``; CSR/CSC converted): the stored entries
-        are the observed ones (duplicates summed, as torch does), and ``mask`` must
+        are the observed ones (duplicate indices are refused), and ``mask`` must
         be None. See :mod:`labmf.sparse` (``from_triplets``, ``to_sparse``).
     mask : Tensor of 0/1 or bool, shape (m, n), optional
         1 where a dense ``A`` is observed. ``None`` observes every entry.
@@ -187,6 +190,7 @@ def factorise_sgd(
     A, M = _check_input(A, mask)
     rank = check_rank(rank, A)
     lr = check_lr(lr)
+    check_callback(callback)
     num_epochs = check_num_epochs(num_epochs)
     _check_backend(backend, _kernels.KERNELS)
     U0, V0 = _start(A, rank, seed, generator, init)
@@ -201,7 +205,10 @@ def factorise_sgd(
 
 def _start(A, rank, seed, generator, init):
     if init is not None:
-        U0, V0 = (torch.as_tensor(t) for t in init)
+        try:
+            U0, V0 = (torch.as_tensor(t).detach() for t in init)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"init must be a pair (U, V) of tensors, got {type(init).__name__}") from exc
         if tuple(U0.shape) != (A.shape[0], rank) or tuple(V0.shape) != (A.shape[1], rank):
             raise ValueError(
                 f"init must be (U, V) with shapes {(A.shape[0], rank)} and "
@@ -209,6 +216,9 @@ def _start(A, rank, seed, generator, init):
             )
         if seed is not None or generator is not None:
             raise ValueError("give init or seed/generator, not both")
+        for label, T in (("U", U0), ("V", V0)):
+            if not bool(torch.isfinite(T).all()):
+                raise ValueError(f"init {label} must be finite, found NaN/inf")
         return U0.to(A.dtype).clone(), V0.to(A.dtype).clone()
     g = make_generator(seed, generator)
     return _init_factors(A.shape[0], A.shape[1], rank, A.dtype, g)
@@ -340,6 +350,7 @@ def factorise_gd(
     A, M = _check_input(A, mask)
     rank = check_rank(rank, A)
     lr = check_lr(lr)
+    check_callback(callback)
     num_epochs = check_num_epochs(num_epochs)
     if sparse is not None and not isinstance(sparse, bool):
         raise TypeError(f"sparse must be None, True or False, got {sparse!r}")
@@ -449,12 +460,21 @@ def factorise_autograd(
         A name from :data:`OPTIMISERS` (``"adam"``, ``"sgd"``, ``"momentum"`` =
         SGD with momentum 0.9, ``"rmsprop"``, ``"adagrad"``), or a callable
         ``(params, lr) -> torch.optim.Optimizer`` such as ``torch.optim.NAdam``.
-    Other parameters are those of :func:`factorise_gd`.
+    Other parameters (``A``, ``mask``, ``rank``, ``lr``, ``num_epochs``, ``seed``,
+    ``generator``, ``init``, ``callback``, ``progress``) are those of
+    :func:`factorise_sgd`; ``A`` must be dense.
+
+    Returns
+    -------
+    FactorisationResult
+        ``U`` (m, r) and ``V`` (n, r) detached, in ``A``'s dtype; ``losses[k]`` the
+        masked SSE after ``k`` steps; ``info["optimizer"]`` the optimiser's name.
     """
     A = check_matrix(_dense_only(A, "factorise_autograd"))
-    M = check_mask(mask, A)
+    M = check_mask(mask, A, "mask")
     rank = check_rank(rank, A)
     lr = check_lr(lr)
+    check_callback(callback)
     num_epochs = check_num_epochs(num_epochs)
     if isinstance(optimizer, str):
         if optimizer not in OPTIMISERS:
@@ -527,7 +547,7 @@ def truncated_svd(A, mask=None, rank: int = 2) -> FactorisationResult:
         single SSE of the reconstruction.
     """
     A = check_matrix(_dense_only(A, "truncated_svd"))
-    M = check_mask(mask, A)
+    M = check_mask(mask, A, "mask")
     if M is not None and not bool(M.bool().all()):
         raise ValueError(
             "truncated_svd needs a fully observed A; mask has "

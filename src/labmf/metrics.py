@@ -32,6 +32,9 @@ def _masked_residual(target: torch.Tensor, prediction: torch.Tensor, mask) -> tu
         raise ValueError(
             f"mask must have the target's shape {tuple(target.shape)}, got {tuple(mask.shape)}"
         )
+    if mask.dtype != torch.bool and not bool(((mask == 0) | (mask == 1)).all()):
+        bad = sorted({float(v) for v in mask[(mask != 0) & (mask != 1)].flatten()[:5].tolist()})
+        raise ValueError(f"mask must contain only 0 and 1 (or be boolean), found value(s) {bad}")
     mask_b = mask.bool()
     return diff[mask_b], int(mask_b.sum())
 

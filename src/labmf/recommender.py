@@ -1,6 +1,7 @@
 """A rating recommender: biased matrix factorisation, and cross-validation.
 
-The model is the one that won the Netflix Prize's early rounds ("Funk SVD")::
+The model is the biased matrix factorisation popularised during the Netflix Prize
+(Simon Funk's "SVD", 2006; Koren, Bell and Volinsky 2009)::
 
     r_ui ~ mu + b_u + b_i + p_u . q_i
 
@@ -887,6 +888,12 @@ def cross_validate(
         test = _index_array(pair[1], f"folds[{f}] test_idx")
         _check_in_range(train, u.size, f"folds[{f}] train_idx", "ratings")
         _check_in_range(test, u.size, f"folds[{f}] test_idx", "ratings")
+        shared = np.intersect1d(train, test)
+        if shared.size:
+            raise ValueError(
+                f"folds[{f}] scores {shared.size} rating(s) it also trains on (first index "
+                f"{int(shared[0])}); train_idx and test_idx must be disjoint"
+            )
         model = model_factory()
         start = time.perf_counter()
         model.fit(u[train], i[train], r[train], n_users, n_items)

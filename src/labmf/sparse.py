@@ -1,8 +1,8 @@
 """Sparse inputs: observed entries only, never the unobserved cells.
 
-A ratings matrix is mostly empty (the course's 1000 x 10000 tensor has about
-half a million ratings in ten million cells; MovieLens' top-1000-movie layout is
-90% empty). labmf's algorithms accept it as a 2-D ``torch.sparse_coo_tensor``
+A ratings matrix is mostly empty (MovieLens' top-1000-movie layout of
+ml-latest-small is 91% empty; the course's 1000 x 10000 Netflix tensor, which we
+could not obtain, is built from the most active users and so is denser). labmf's algorithms accept it as a 2-D ``torch.sparse_coo_tensor``
 (CSR/CSC also accepted, converted) whose *stored* entries are the observed
 ones: a stored 0.0 is an observed value 0, an absent cell is unobserved. No mask
 is given with a sparse ``A``.
@@ -50,8 +50,9 @@ def is_sparse(A) -> bool:
 def check_sparse_matrix(A, name: str = "A") -> torch.Tensor:
     """Return a sparse ``A`` as a coalesced 2-D floating COO tensor, or raise.
 
-    Duplicate stored indices are summed (that is what the tensor means to torch:
-    ``A.to_dense()`` sums them). Integer values become the default floating dtype.
+    Duplicate stored indices are refused: torch would sum them (``A.to_dense()``
+    does), which for ratings means a pair rated twice is silently fitted to the sum.
+    Integer values become the default floating dtype.
 
     Parameters
     ----------
@@ -76,7 +77,20 @@ def check_sparse_matrix(A, name: str = "A") -> torch.Tensor:
         raise TypeError(f"{name} must be real, got complex dtype {A.dtype}")
     if not A.is_floating_point():
         A = A.to(torch.get_default_dtype())
-    A = A.coalesce()
+    if not A.is_coalesced():
+        nnz = A._nnz()
+        C = A.coalesce()
+        if C._nnz() < nnz:
+            idx = A._indices()  # the raw, uncoalesced indices
+            key = idx[0] * A.shape[1] + idx[1]
+            uniq, counts = torch.unique(key, return_counts=True)
+            first = int(uniq[counts > 1][0])
+            raise ValueError(
+                f"{name} stores {nnz - C._nnz()} duplicate entr(y/ies), first at "
+                f"{name}[{first // A.shape[1]}, {first % A.shape[1]}]; torch would sum them. "
+                "Keep one value per (row, col)"
+            )
+        A = C
     if A._nnz() == 0:
         raise ValueError(f"{name} stores no entry (nnz = 0); nothing to fit")
     vals = A.values()
