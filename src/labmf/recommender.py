@@ -284,7 +284,7 @@ def _csr_by_user(u: np.ndarray, i: np.ndarray, n_users: int) -> tuple[np.ndarray
 
 # ---------------------------------------------------------------- the model
 
-#: A slower setting that trains to convergence (more factors, stronger ``reg``,
+#: A slower setting (more factors, stronger ``reg``, decaying steps) (more factors, stronger ``reg``,
 #: decaying steps), tuned on the same tuning split as the defaults. About 8x
 #: the default's fit time for a ~0.002 lower RMSE on ml-latest-small.
 TUNED = {
@@ -304,7 +304,7 @@ class BiasedMF:
 
     The defaults were chosen on a tuning split of ml-latest-small (5-fold
     split with seed 123, first two folds) that is *not* the split the notebook
-    reports; see :data:`TUNED` for a slower, fully converged setting.
+    reports; see :data:`TUNED` for a slower, slightly more accurate setting.
 
     Small random starts (``init_std=0.01``) and a fixed number of epochs work as
     a second regulariser: the factors grow from near zero and are stopped
