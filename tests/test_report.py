@@ -83,6 +83,12 @@ def test_section_has_outputs_but_no_code(tmp_path):
     assert "jp-InputArea-editor" not in sec.html and "In&nbsp;[" not in sec.html
     # Headings move one level down, under the report's title.
     assert "<h2" in sec.html and "<h3" in sec.html and "<h1" not in sec.html
+    # The notebook is named right under the section's heading (its prose refers to
+    # other notebooks and to "the next cell").
+    assert sec.filename == "01_demo.ipynb"
+    head, _, rest = sec.html.partition("</h2>")
+    assert "Demo title" in head and rest.lstrip().startswith('<p class="nb-source">')
+    assert "01_demo.ipynb" in rest.split("</p>", 1)[0]
 
 
 def test_section_refuses_errors_and_unexecuted(tmp_path):
@@ -106,6 +112,40 @@ def test_listing_comes_from_the_package():
     # Same code as inspect reads (identifiers survive the highlighting).
     for ident in re.findall(r"[A-Za-z_]\w+", R._strip_docstring(inspect.getsource(labmf.sgd_factorise))):
         assert ident in short
+
+
+def test_appendix_lists_the_initialisation():
+    """The U[0, 1) start the handout asks for is part of the printed code."""
+    assert {"labmf.factorise._init_factors", "labmf.factorise._start"} <= set(R.APPENDIX_FUNCTIONS)
+    assert "torch.rand" in R.source_listing("labmf.factorise._init_factors")
+
+
+def test_answers_figure_axes(small_answers):
+    fig = R.answers_figure(small_answers)
+    _, ax2 = fig.axes
+    assert ax2.get_ylabel() == "completed entry value" and ax2.get_xlabel() == "seed"
+    fig.canvas.draw()
+    ticks = [t for t in ax2.get_xticks() if ax2.get_xlim()[0] <= t <= ax2.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)  # seeds, not 2.5
+    # The rank-2 value of A[1,0] at the true A[2,1] is drawn.
+    cv = small_answers.q3.curve
+    assert any(list(line.get_ydata()) == [cv.x_at_true_y] * 2 for line in ax2.get_lines())
+
+
+def test_q3_wording_follows_the_answers(small_answers):
+    """Q3 is still converging after 1000 epochs: no "near-perfect fit" anywhere."""
+    sheet = R.render_answers_html(small_answers, source_dir=SOURCE_DIR)
+    report = R.render_report_html([], small_answers, source_dir=SOURCE_DIR)
+    q3, cv = small_answers.q3, small_answers.q3.curve
+    assert not q3.converged
+    for text in (sheet, report):
+        for stale in ("near-perfect", "almost exactly", "fit that matches"):
+            assert stale not in text
+        assert f"{q3.observed_sse:.3f}" in text and f"{cv.x_at_true_y:.2f}" in text
+    sheet, report = " ".join(sheet.split()), " ".join(report.split())
+    assert "Still converging" in sheet and "still converging" in report
+    assert "det X = 0" in sheet and "\\det X = 0" in report
+    assert "torch.manual_seed(0); labmf.sgd_factorise(A, 2)" in report
 
 
 def test_html_only_without_chromium(tmp_path, small_answers, capsys):
@@ -176,15 +216,27 @@ def test_full_report_text_has_the_figures(rendered):
         f"{a.q3.observed_sse:.4f}", f"{a.q3.hidden[0].predicted:.4f}",  # Q3
         f"{a.q3.hidden[1].predicted:.4f}",
     ]
-    sheet_key = key + ["sgd_factorise_masked", "sgd_epochs_reference"]
+    cv = a.q3.curve
+    key += [f"{a.q3.observed_sse:.3f}", f"{cv.x_at_true_y:.2f}"]
+    # The sheet's text comes in two columns, so its needles are single words.
+    sheet_key = key + ["sgd_factorise_masked", "sgd_epochs_reference", "converging"]
     if a.q4 is not None:
         sheet_key.append(f"{a.q4.predicted:.4f}")
         key.append(f"{a.q4.observed_sse:.1f}")
+        key += ["3.1573", "3.4866", "not comparable"]
+        sheet_key += ["3.1573", "3.4866", "comparable"]
+        if not a.q4.converged:
+            sheet_key.append("Sensitivity")
     for needle in sheet_key:
         assert needle in sheet, needle
+    report_flat = " ".join(report.split())
     for needle in key + ["Errors of the seed report", "References", "Eckart", "Harper",
-                         "def sgd_epochs_reference", "torch " + a.versions["torch"]]:
-        assert needle in report, needle
+                         "def sgd_epochs_reference", "def _init_factors", "torch.manual_seed(0);",
+                         "torch " + a.versions["torch"]]:
+        assert needle in report_flat, needle
+    # Every notebook section names its notebook.
+    for nb in NOTEBOOKS:
+        assert f"notebook {nb.name}" in report_flat, nb.name
     for text in (report, sheet):
         assert "Traceback" not in text
         assert "Math Processing Error" not in text

@@ -63,11 +63,14 @@ CHROMIUM_PACKAGE_HINT = (
     "'chromium' (apt-get install chromium) or set LABMF_CHROMIUM to a Chrome/Chromium binary"
 )
 
-#: Functions whose source the report's appendix lists (Q1.1 and Q3.1 and what they run).
+#: Functions whose source the report's appendix lists (Q1.1 and Q3.1 and what they run,
+#: including the U[0, 1) start the handout asks for).
 APPENDIX_FUNCTIONS = (
     "labmf.sgd_factorise",
     "labmf.sgd_factorise_masked",
     "labmf.factorise.factorise_sgd",
+    "labmf.factorise._start",
+    "labmf.factorise._init_factors",
     "labmf.kernels.sgd_epochs_reference",
 )
 
@@ -109,12 +112,18 @@ class Section:
     title : str
         Text of the notebook's first level-1 heading.
     html : str
-        The cells' outputs and markdown, headings shifted one level down.
+        The cells' outputs and markdown, headings shifted one level down, with a
+        subtitle naming the notebook under the first heading.
     """
 
     name: str
     title: str
     html: str
+
+    @property
+    def filename(self) -> str:
+        """The notebook's file name (``"01_sgd_factorisation.ipynb"``)."""
+        return f"{self.name}.ipynb"
 
 
 @dataclass
@@ -177,6 +186,8 @@ def _jinja_env(source_dir: Path):
         lstrip_blocks=True,
     )
     env.filters["f"] = lambda x, fmt=".4f": format(float(x), fmt)
+    # Typographic minus (U+2212): a hyphen-minus may be split from its number at a line end.
+    env.filters["fm"] = lambda x, fmt=".4f": format(float(x), fmt).replace("-", "\u2212")
     env.filters["matrix"] = _matrix_html
     return env
 
@@ -205,6 +216,22 @@ _HEADING = re.compile(r"<(/?)h([1-5])\b")
 def _shift_headings(html: str) -> str:
     # A notebook's "# Title" becomes a level-2 heading under the report's title.
     return _HEADING.sub(lambda m: f"<{m.group(1)}h{int(m.group(2)) + 1}", html)
+
+
+def _add_source_line(html: str, filename: str) -> str:
+    """Name the notebook under the section's heading.
+
+    The notebooks' prose says "notebook 02" or "the next cell"; in the printed report
+    the reader needs to know which notebook a section is, and that its code cells
+    are left out while their outputs appear in order.
+    """
+    line = (f'<p class="nb-source">notebook <code>{_html.escape(filename)}</code> · '
+            f"code cells omitted, their outputs shown in order</p>")
+    end = html.find("</h2>")
+    if end < 0:
+        return line + html
+    end += len("</h2>")
+    return html[:end] + line + html[end:]
 
 
 def _check_executed(nb, path: Path) -> None:
@@ -270,7 +297,8 @@ def render_section(notebook, source_dir=None) -> Section:
         raise ReportError(f"nbconvert could not render {path}: {exc}") from exc
     m = _H1.search(body)
     title = _html.unescape(_TAG.sub("", m.group(1))).replace("¶", "").strip() if m else path.stem
-    return Section(name=path.stem, title=title, html=_shift_headings(body))
+    return Section(name=path.stem, title=title,
+                   html=_add_source_line(_shift_headings(body), path.name))
 
 
 # ------------------------------------------------------------------- listings
@@ -328,10 +356,11 @@ def _pygments_css(css_class: str) -> str:
 # --------------------------------------------------------------------- figure
 
 
-def answers_figure_svg(ans, *, width_in: float = 7.2, height_in: float = 1.6) -> str:
-    """The answer sheet's figure as inline SVG: Q1 loss curve and Q3 seed spread."""
+def answers_figure(ans, *, width_in: float = 7.2, height_in: float = 1.55):
+    """The answer sheet's figure (a matplotlib ``Figure``): Q1 loss curve and Q3 seed spread."""
     import numpy as np
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     q1, q2, q3 = ans.q1, ans.q2, ans.q3
     fig = Figure(figsize=(width_in, height_in), layout="constrained")
@@ -346,17 +375,31 @@ def answers_figure_svg(ans, *, width_in: float = 7.2, height_in: float = 1.6) ->
     seeds = np.asarray(ans.spread_seeds)
     for k, h in enumerate(q3.hidden):
         ax2.plot(seeds, h.per_seed, "o", ms=2.8, color=f"C{k}",
-                 label=f"A[{h.row},{h.col}] completed")
-        ax2.axhline(h.true, color=f"C{k}", ls="--", lw=1, label=f"A[{h.row},{h.col}] true")
+                 label=f"A[{h.row},{h.col}] completed (dashed: true)")
+        ax2.axhline(h.true, color=f"C{k}", ls="--", lw=1)
+    cv = q3.curve
+    if cv is not None:
+        # Where an exact rank-2 completion puts x when y is at its true value.
+        ax2.axhline(cv.x_at_true_y, color="C0", ls=":", lw=1,
+                    label=f"A[{cv.x_entry[0]},{cv.x_entry[1]}] of the exact rank-2 "
+                          f"completion with true A[{cv.y_entry[0]},{cv.y_entry[1]}]")
+    ax2.xaxis.set_major_locator(MaxNLocator(integer=True))  # seeds are integers
     ax2.set_xlabel("seed", fontsize=7)
-    ax2.set_ylabel("value", fontsize=7)
+    ax2.set_ylabel("completed entry value", fontsize=7)
     ax2.set_title("Q3: hidden entries over seeds", fontsize=7.5)
     lo = min(min(h.per_seed + (h.true,)) for h in q3.hidden)
     hi = max(max(h.per_seed + (h.true,)) for h in q3.hidden)
-    ax2.set_ylim(lo - 0.1 * (hi - lo), hi + 0.45 * (hi - lo))  # headroom for the legend
-    ax2.legend(fontsize=5.5, frameon=False, ncol=2, loc="upper center")
+    ax2.set_ylim(lo - 0.1 * (hi - lo), hi + 0.8 * (hi - lo))  # headroom for the legend
+    ax2.legend(fontsize=5.5, frameon=False, loc="upper center", handlelength=1.8,
+               borderaxespad=0.2, labelspacing=0.25)
     for ax in (ax1, ax2):
         ax.tick_params(labelsize=6)
+    return fig
+
+
+def answers_figure_svg(ans, **size) -> str:
+    """:func:`answers_figure` as inline SVG (no date, so the output is reproducible)."""
+    fig = answers_figure(ans, **size)
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
     svg = buf.getvalue()
@@ -406,6 +449,8 @@ def install_mathjax(dest: Path) -> Path:
 
 
 def _dataset_lines(ans) -> list[str]:
+    from .answers import COURSE_Q4_PREDICTIONS
+
     lines = [
         "Questions 1–3: the handout's 3 × 3 matrix A (labmf.lab_matrix) and, for Q3, "
         "its mask with entries (1, 0) and (2, 1) hidden (labmf.lab_mask).",
@@ -415,7 +460,11 @@ def _dataset_lines(ans) -> list[str]:
         lines.append(
             f"Question 4 and the recommender: {q4.dataset}, laid out as the course's "
             f"movies × users matrix ({q4.shape[0]:,} × {q4.shape[1]:,}, {q4.n_observed:,} ratings), "
-            "because the course's Netflix ratings file is not reachable."
+            "because the course's Netflix ratings file is not reachable. Our Q4 figures are "
+            "therefore not comparable with those reported on the course's tensor ("
+            + "; ".join(f"{who}: {val:.4f}" for who, val in COURSE_Q4_PREDICTIONS)
+            + " stars predicted): other users, other movies, a different matrix size and "
+            "a half-star rating scale."
         )
     else:
         lines.append(
@@ -453,12 +502,15 @@ def render_report_html(sections: Sequence[Section], ans, *, source_dir=None,
                        mathjax_url: str = "build/mathjax/MathJax.js",
                        chromium: str | None = None) -> str:
     """The full report as one HTML document (CSS inlined, MathJax by relative URL)."""
+    from .answers import COURSE_Q4_PREDICTIONS
+
     source_dir = Path(source_dir) if source_dir is not None else _default_source_dir()
     env = _jinja_env(source_dir)
     css = (source_dir / "report.css").read_text(encoding="utf-8") + _pygments_css("listing")
     listings = [(name, source_listing(name)) for name in APPENDIX_FUNCTIONS]
     return env.get_template("report.html.j2").render(
         a=ans, sections=sections, listings=listings, css=css, mathjax_url=mathjax_url,
+        course_q4=COURSE_Q4_PREDICTIONS,
         datasets=_dataset_lines(ans), versions=_versions(ans, chromium),
         date=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"),
     )
@@ -466,6 +518,8 @@ def render_report_html(sections: Sequence[Section], ans, *, source_dir=None,
 
 def render_answers_html(ans, *, source_dir=None, scale: float = 1.0) -> str:
     """The one-page answer sheet as a self-contained HTML document (no script)."""
+    from .answers import COURSE_Q4_PREDICTIONS
+
     source_dir = Path(source_dir) if source_dir is not None else _default_source_dir()
     env = _jinja_env(source_dir)
     css = (source_dir / "answers.css").read_text(encoding="utf-8") + _pygments_css("listing")
@@ -476,6 +530,7 @@ def render_answers_html(ans, *, source_dir=None, scale: float = 1.0) -> str:
     ]
     return env.get_template("answers.html.j2").render(
         a=ans, css=css, scale=scale, figure=answers_figure_svg(ans), listings=listings,
+        course_q4=COURSE_Q4_PREDICTIONS,
         datasets=_dataset_lines(ans),
     )
 
@@ -659,7 +714,7 @@ def build_report(
     say(f"report: wrote {outputs.pdf} ({pdf_page_count(outputs.pdf)} pages)")
 
     # The sheet must be one page: shrink the type a little if the content grew.
-    for scale in (1.0, 0.96, 0.92, 0.88, 0.84):
+    for scale in (1.0, 0.98, 0.96, 0.94, 0.92, 0.9, 0.88, 0.86, 0.84):
         _atomic_write_text(outputs.answers_html,
                            render_answers_html(answers, source_dir=source_dir, scale=scale))
         sheet = print_to_pdf(outputs.answers_html, build / ANSWERS_PDF, exe)
