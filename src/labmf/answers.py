@@ -193,6 +193,9 @@ class CompletionCurve:
         Positions of the two hidden entries.
     num0, num1, den0, den1 : float
         Coefficients of ``x(y)`` (scaled so that ``den0 >= 0``).
+    x_true, y_true : float
+        The hidden entries' true values (``A`` itself is not on the curve when it
+        has full rank).
     x_at_true_y : float
         The ``x`` of the exact rank-2 completion with ``y`` at its true value.
     y_for_true_x : float
@@ -201,6 +204,8 @@ class CompletionCurve:
 
     x_entry: tuple[int, int]
     y_entry: tuple[int, int]
+    x_true: float
+    y_true: float
     num0: float
     num1: float
     den0: float
@@ -400,7 +405,7 @@ def _completion_curve(A: torch.Tensor, hidden: Sequence[HiddenEntry]) -> Complet
     d0, d1 = _det_affine(A, xe)
     e0, e1 = _det_affine(A, ye)
     return CompletionCurve(
-        x_entry=xe, y_entry=ye, num0=num0, num1=num1, den0=den0, den1=den1,
+        x_entry=xe, y_entry=ye, x_true=float(A[xe]), y_true=float(A[ye]), num0=num0, num1=num1, den0=den0, den1=den1,
         x_at_true_y=-d0 / d1, y_for_true_x=-e0 / e1,
     )
 
@@ -590,8 +595,8 @@ def format_answers(ans: Answers) -> str:
             f"fit recovers it. An exact rank-2",
             f"  completion X (X = A where observed) has det X = 0, which is affine in x = X[{xr},{xc}]:",
             f"    x(y) = {_affine(cv.num0, cv.num1)} / {_affine(cv.den0, cv.den1)},  y = X[{yr},{yc}]",
-            f"  at the true y = {float(q3.A[yr, yc]):.4f}: x = {cv.x_at_true_y:.4f} "
-            f"(true {float(q3.A[xr, xc]):.4f} would need y = {cv.y_for_true_x:.2f});",
+            f"  at the true y = {cv.y_true:.4f}: x = {cv.x_at_true_y:.4f} "
+            f"(true {cv.x_true:.4f} would need y = {cv.y_for_true_x:.2f});",
             "  the random start only chooses y, i.e. where on this curve the fit ends",
         ]
     out.append("")
