@@ -62,7 +62,7 @@ def plot_loss_curves(
     if title:
         ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(frameon=False, fontsize="small")
+    ax.legend(frameon=False, fontsize=8)
     return ax
 
 
@@ -99,5 +99,5 @@ def plot_seed_spread(
     if title:
         ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(frameon=False, fontsize="small")
+    ax.legend(frameon=False, fontsize=8)
     return ax
