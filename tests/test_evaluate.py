@@ -295,7 +295,7 @@ def test_notebook04_printed_q4_figures_match_a_recomputation():
     assert not layout.is_rated(row, col)
     assert "has NOT rated it" in text
 
-    chosen = re.search(r"Q4 chosen lr \(([\d.e+-]+)\): prediction (-?[\d.]+), observed-entry SSE ([\d.]+)", text)
+    chosen = re.search(r"sensitivity check \(lr ([\d.e+-]+)\): prediction (-?[\d.]+), observed-entry SSE ([\d.]+)", text)
     assert chosen
     lr = float(chosen.group(1))
     res2 = labmf.factorise_gd(A, M, rank, lr=lr, num_epochs=epochs, seed=seed)
