@@ -10,15 +10,20 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 
 __all__ = [
     "check_matrix",
     "check_mask",
+    "check_binary",
     "check_rank",
     "check_lr",
     "check_num_epochs",
     "make_generator",
+    "check_int",
+    "check_real",
+    "check_numpy_seed",
     "check_callback",
     "check_finite_loss",
     "DivergenceError",
@@ -94,7 +99,14 @@ def check_mask(M, A: torch.Tensor, name: str = "M") -> torch.Tensor | None:
         raise ValueError(
             f"{name} must have the same shape as A {tuple(A.shape)}, got {tuple(M.shape)}{hint}"
         )
-    M = M.detach()
+    M = check_binary(M.detach(), name).to(A.dtype)
+    if not bool(M.any()):
+        raise ValueError(f"{name} observes no entry (all zeros); nothing to fit")
+    return M
+
+
+def check_binary(M: torch.Tensor, name: str = "mask") -> torch.Tensor:
+    """Return the tensor ``M`` unchanged if it is boolean or holds only 0 and 1, else raise."""
     if M.dtype != torch.bool:
         ok = (M == 0) | (M == 1)
         if not bool(ok.all()):
@@ -102,9 +114,6 @@ def check_mask(M, A: torch.Tensor, name: str = "M") -> torch.Tensor | None:
             raise ValueError(
                 f"{name} must contain only 0 and 1 (or be boolean), found value(s) {bad}"
             )
-    M = M.to(A.dtype)
-    if not bool(M.any()):
-        raise ValueError(f"{name} observes no entry (all zeros); nothing to fit")
     return M
 
 
@@ -138,6 +147,46 @@ def check_num_epochs(num_epochs, name: str = "num_epochs") -> int:
     if num_epochs < 0:
         raise ValueError(f"{name} must be >= 0, got {num_epochs}")
     return int(num_epochs)
+
+
+def check_int(value, name: str, minimum: int) -> int:
+    """Return ``value`` as an int ``>= minimum``, or raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_real(value, name: str, *, positive: bool, upper: float | None = None) -> float:
+    """Return ``value`` as a finite float (> 0 or >= 0, optionally <= ``upper``), or raise."""
+    what = "a positive" if positive else "a non-negative"
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be {what} real number, got {value!r}")
+    value = float(value)
+    ok = math.isfinite(value) and (value > 0 if positive else value >= 0)
+    if upper is not None:
+        ok = ok and value <= upper
+    if not ok:
+        bound = f" and <= {upper:g}" if upper is not None else ""
+        raise ValueError(f"{name} must be {what} finite number{bound}, got {value!r}")
+    return value
+
+
+def check_numpy_seed(seed, *, allow_none: bool = False):
+    """Return a seed for ``numpy.random.default_rng``: an int, a Generator (or None).
+
+    The numpy-side twin of :func:`make_generator`, for the modules that shuffle
+    ratings with numpy (splits, the recommender).
+    """
+    if isinstance(seed, np.random.Generator) or (allow_none and seed is None):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, Integral):
+        options = "None, an integer" if allow_none else "an integer"
+        raise TypeError(f"seed must be {options} or a numpy Generator, got {type(seed).__name__} {seed!r}")
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
+    return int(seed)
 
 
 def make_generator(seed=None, generator: torch.Generator | None = None) -> torch.Generator | None:

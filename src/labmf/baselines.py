@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .metrics import rmse
+from .sparse import observed_triplets
 
 __all__ = ["GlobalMean", "MovieMean", "BiasBaseline", "BASELINES", "baseline_rmses"]
 
@@ -36,10 +37,8 @@ def _triplets_from_mask(A, mask) -> tuple[np.ndarray, np.ndarray, np.ndarray, tu
     M = (A != 0) if mask is None else torch.as_tensor(mask).bool()
     if tuple(M.shape) != tuple(A.shape):
         raise ValueError(f"mask must have A's shape {tuple(A.shape)}, got {tuple(M.shape)}")
-    idx = M.nonzero()
-    rows, cols = idx[:, 0].numpy(), idx[:, 1].numpy()
-    vals = A.double().numpy()[rows, cols]
-    return rows.astype(np.int64), cols.astype(np.int64), vals, tuple(A.shape)
+    rows, cols, vals = observed_triplets(A, M)
+    return rows, cols, vals, tuple(A.shape)
 
 
 def _check_triplets(rows, cols, vals, shape):

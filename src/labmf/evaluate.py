@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ._validation import DivergenceError
+from ._validation import DivergenceError, check_binary, check_numpy_seed
 from .metrics import rmse
 from .result import FactorisationResult
 
@@ -38,18 +38,6 @@ __all__ = [
     "largest_stable_lr",
     "still_improving",
 ]
-
-
-def _rng(seed) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, Integral):
-        raise TypeError(
-            f"seed must be an integer or a numpy Generator, got {type(seed).__name__} {seed!r}"
-        )
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    return np.random.default_rng(int(seed))
 
 
 def holdout_split(mask, frac: float = 0.1, *, seed) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,11 +63,10 @@ def holdout_split(mask, frac: float = 0.1, *, seed) -> tuple[torch.Tensor, torch
         mask = torch.as_tensor(mask)
     if mask.ndim != 2:
         raise ValueError(f"mask must be 2-D (m x n), got shape {tuple(mask.shape)}")
-    if mask.dtype != torch.bool and not bool(((mask == 0) | (mask == 1)).all()):
-        raise ValueError("mask must contain only 0 and 1 (or be boolean)")
+    check_binary(mask)
     if isinstance(frac, bool) or not isinstance(frac, Real) or not 0.0 < float(frac) < 1.0:
         raise ValueError(f"frac must be a number strictly between 0 and 1, got {frac!r}")
-    rng = _rng(seed)
+    rng = np.random.default_rng(check_numpy_seed(seed))
     observed = mask.bool().flatten().nonzero().flatten().numpy()  # row-major order
     nnz = observed.size
     if nnz < 2:
@@ -114,7 +101,7 @@ def kfold_indices(n: int, k: int = 5, *, seed) -> list[tuple[np.ndarray, np.ndar
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
     if isinstance(k, bool) or not isinstance(k, Integral) or not 2 <= k <= n:
         raise ValueError(f"k must be an integer between 2 and n = {n}, got {k!r}")
-    perm = _rng(seed).permutation(int(n)).astype(np.int64)
+    perm = np.random.default_rng(check_numpy_seed(seed)).permutation(int(n)).astype(np.int64)
     folds = np.array_split(perm, int(k))
     out = []
     for i, test in enumerate(folds):

@@ -61,10 +61,9 @@ def _init_factors(m: int, n: int, rank: int, dtype, generator) -> tuple[torch.Te
     return U, V
 
 
-def _seed_of(seed, generator) -> int | None:
-    if seed is not None:
-        return int(seed)
-    return None
+def _seed_of(seed) -> int | None:
+    # Only an explicit seed can be recorded; a generator's state is not a seed.
+    return None if seed is None else int(seed)
 
 
 def _progress_bar(progress: bool, total: int, desc: str):
@@ -198,7 +197,7 @@ def factorise_sgd(
     rows, cols, vals = _triplets(A, M)  # row-major order, as the handout's loop
     return _run_sgd(
         rows, cols, vals, U0, V0, A.dtype,
-        lr=lr, num_epochs=num_epochs, seed=_seed_of(seed, generator),
+        lr=lr, num_epochs=num_epochs, seed=_seed_of(seed),
         backend=backend, callback=callback, progress=progress, method="sgd",
     )
 
@@ -361,7 +360,7 @@ def factorise_gd(
         rows, cols, vals = _triplets(A, M)
         return _run_sparse_gd(
             rows, cols, vals, U, V, A.dtype, lr=lr, num_epochs=num_epochs,
-            seed=_seed_of(seed, generator), backend=backend, callback=callback,
+            seed=_seed_of(seed), backend=backend, callback=callback,
             progress=progress,
         )
     if a_is_sparse:
@@ -396,7 +395,7 @@ def factorise_gd(
         callback(num_epochs, float(losses[num_epochs]))
     return FactorisationResult(
         U=U, V=V, losses=losses, method="gd", rank=rank, lr=lr, num_epochs=num_epochs,
-        seed=_seed_of(seed, generator), elapsed=time.perf_counter() - t0,
+        seed=_seed_of(seed), elapsed=time.perf_counter() - t0,
     )
 
 
@@ -516,7 +515,7 @@ def factorise_autograd(
         callback(num_epochs, float(losses[num_epochs]))
     return FactorisationResult(
         U=U, V=V, losses=losses, method=method, rank=rank, lr=lr, num_epochs=num_epochs,
-        seed=_seed_of(seed, generator), elapsed=time.perf_counter() - t0,
+        seed=_seed_of(seed), elapsed=time.perf_counter() - t0,
         info={"optimizer": opt_name},
     )
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from ._validation import check_binary
+
 __all__ = ["sse", "mse", "rmse", "mae", "reconstruction_sse"]
 
 
@@ -32,10 +34,7 @@ def _masked_residual(target: torch.Tensor, prediction: torch.Tensor, mask) -> tu
         raise ValueError(
             f"mask must have the target's shape {tuple(target.shape)}, got {tuple(mask.shape)}"
         )
-    if mask.dtype != torch.bool and not bool(((mask == 0) | (mask == 1)).all()):
-        bad = sorted({float(v) for v in mask[(mask != 0) & (mask != 1)].flatten()[:5].tolist()})
-        raise ValueError(f"mask must contain only 0 and 1 (or be boolean), found value(s) {bad}")
-    mask_b = mask.bool()
+    mask_b = check_binary(mask).bool()
     return diff[mask_b], int(mask_b.sum())
 
 

@@ -30,13 +30,12 @@ import inspect
 import math
 import time
 from dataclasses import dataclass, field
-from numbers import Integral, Real
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from ._validation import DivergenceError
+from ._validation import DivergenceError, check_int, check_numpy_seed, check_real
 from .metrics import mae, rmse
 
 __all__ = [
@@ -52,38 +51,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------- validation
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_real(value, name: str, *, positive: bool, upper: float | None = None) -> float:
-    what = "a positive" if positive else "a non-negative"
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be {what} real number, got {value!r}")
-    value = float(value)
-    ok = math.isfinite(value) and (value > 0 if positive else value >= 0)
-    if upper is not None:
-        ok = ok and value <= upper
-    if not ok:
-        bound = f" and <= {upper:g}" if upper is not None else ""
-        raise ValueError(f"{name} must be {what} finite number{bound}, got {value!r}")
-    return value
-
-
-def _check_seed(seed):
-    if seed is None or isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, Integral):
-        raise TypeError(f"seed must be None, an integer or a numpy Generator, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed!r}")
-    return int(seed)
 
 
 def _index_array(x, name: str) -> np.ndarray:
@@ -134,7 +101,7 @@ def _check_count(n, name: str, idx: np.ndarray, idx_name: str) -> int:
     needed = int(idx.max()) + 1
     if n is None:
         return needed
-    n = _check_int(n, name, 1)
+    n = check_int(n, name, 1)
     if n < needed:
         raise ValueError(
             f"{name}={n} is too small: {idx_name} contains index {needed - 1}; "
@@ -232,7 +199,7 @@ class FittedMF:
 
     def scores(self, user: int) -> np.ndarray:
         """Predicted rating of every item for ``user``, shape (n_items,) (unclipped)."""
-        user = _check_int(user, "user", 0)
+        user = check_int(user, "user", 0)
         if user >= self.n_users:
             raise ValueError(
                 f"user must be an index below n_users = {self.n_users}, got {user}"
@@ -257,8 +224,8 @@ def _predict(state: FittedMF, u: np.ndarray, i: np.ndarray) -> np.ndarray:
 
 
 def _recommend(state: FittedMF, user, n, exclude_seen, min_item_ratings, scores=None):
-    n = _check_int(n, "n", 1)
-    min_item_ratings = _check_int(min_item_ratings, "min_item_ratings", 0)
+    n = check_int(n, "n", 1)
+    min_item_ratings = check_int(min_item_ratings, "min_item_ratings", 0)
     if scores is None:
         scores = state.scores(user)
     allowed = state.item_counts >= min_item_ratings
@@ -366,18 +333,18 @@ class BiasedMF:
         clip: bool = True,
         seed=None,
     ):
-        self.n_factors = _check_int(n_factors, "n_factors", 1)
-        self.reg = _check_real(reg, "reg", positive=False)
-        self.lr = _check_real(lr, "lr", positive=True)
-        self.n_epochs = _check_int(n_epochs, "n_epochs", 1)
-        self.reg_bias = _check_real(reg_bias, "reg_bias", positive=False)
-        self.lr_bias = _check_real(lr_bias, "lr_bias", positive=True)
-        self.lr_decay = _check_real(lr_decay, "lr_decay", positive=True, upper=1.0)
-        self.init_std = _check_real(init_std, "init_std", positive=False)
+        self.n_factors = check_int(n_factors, "n_factors", 1)
+        self.reg = check_real(reg, "reg", positive=False)
+        self.lr = check_real(lr, "lr", positive=True)
+        self.n_epochs = check_int(n_epochs, "n_epochs", 1)
+        self.reg_bias = check_real(reg_bias, "reg_bias", positive=False)
+        self.lr_bias = check_real(lr_bias, "lr_bias", positive=True)
+        self.lr_decay = check_real(lr_decay, "lr_decay", positive=True, upper=1.0)
+        self.init_std = check_real(init_std, "init_std", positive=False)
         if not isinstance(clip, (bool, np.bool_)):
             raise TypeError(f"clip must be True or False, got {clip!r}")
         self.clip = bool(clip)
-        self.seed = _check_seed(seed)
+        self.seed = check_numpy_seed(seed, allow_none=True)
 
     # scikit-learn style introspection -------------------------------------
     _PARAMS = ("n_factors", "reg", "lr", "n_epochs", "reg_bias", "lr_bias", "lr_decay",
@@ -868,7 +835,7 @@ def cross_validate(
     if not folds:
         raise ValueError("folds must contain at least one (train_idx, test_idx) pair")
     if max_seconds is not None:
-        max_seconds = _check_real(max_seconds, "max_seconds", positive=True)
+        max_seconds = check_real(max_seconds, "max_seconds", positive=True)
     if warm_up:
         from . import _recommender_kernels
 
