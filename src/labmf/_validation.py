@@ -21,8 +21,8 @@ __all__ = [
     "check_lr",
     "check_num_epochs",
     "make_generator",
-    "check_int",
-    "check_real",
+    "check_scalar",
+    "check_seed",
     "check_numpy_seed",
     "check_callback",
     "check_finite_loss",
@@ -117,60 +117,65 @@ def check_binary(M: torch.Tensor, name: str = "mask") -> torch.Tensor:
     return M
 
 
+def check_scalar(x, name: str, target_type, *, min_val=None, max_val=None,
+                 include_boundaries: str = "both"):
+    """Return the scalar ``x`` converted to ``target_type``, or raise naming ``name``.
+
+    The one scalar checker of the package, modelled on scikit-learn's
+    ``sklearn.utils.check_scalar``. ``target_type`` is ``int`` (any
+    :class:`numbers.Integral` but not bool, so numpy and torch integers pass) or
+    ``float`` (any :class:`numbers.Real` but not bool; must be finite). Bounds are
+    inclusive or exclusive by ``include_boundaries`` (``"both"``, ``"left"``,
+    ``"right"``, ``"neither"``).
+
+    Raises
+    ------
+    TypeError
+        ``x`` is not of the target type (booleans never are).
+    ValueError
+        ``x`` is out of bounds, or a float that is NaN or infinite.
+    """
+    if include_boundaries not in ("both", "left", "right", "neither"):
+        raise ValueError(f"include_boundaries must be 'both', 'left', 'right' or 'neither', "
+                         f"got {include_boundaries!r}")
+    kind = {int: Integral, float: Real}.get(target_type)
+    if kind is None:
+        raise TypeError(f"target_type must be int or float, got {target_type!r}")
+    noun = "an integer" if target_type is int else "a real number"
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, kind):
+        raise TypeError(f"{name} must be {noun}, got {_describe(x)}")
+    x = target_type(x)
+    if target_type is float and not math.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {x}")
+    low_ok = min_val is None or (x >= min_val if include_boundaries in ("both", "left") else x > min_val)
+    high_ok = max_val is None or (x <= max_val if include_boundaries in ("both", "right") else x < max_val)
+    if not (low_ok and high_ok):
+        left = "[" if include_boundaries in ("both", "left") else "("
+        right = "]" if include_boundaries in ("both", "right") else ")"
+        lo = "-inf" if min_val is None else f"{min_val:g}"
+        hi = "inf" if max_val is None else f"{max_val:g}"
+        raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}, got {x!r}")
+    return x
+
+
 def check_rank(rank, A: torch.Tensor, name: str = "rank") -> int:
     """Return ``rank`` as an int in ``[1, min(m, n)]``, or raise."""
-    if isinstance(rank, bool) or not isinstance(rank, Integral):
-        raise TypeError(f"{name} must be an integer, got {_describe(rank)}")
-    limit = min(A.shape)
-    if not 1 <= rank <= limit:
-        raise ValueError(
-            f"{name} must be between 1 and min(m, n) = {limit} for A of shape "
-            f"{tuple(A.shape)}, got {rank}"
-        )
-    return int(rank)
+    return check_scalar(rank, name, int, min_val=1, max_val=min(A.shape))
 
 
 def check_lr(lr, name: str = "lr") -> float:
     """Return ``lr`` as a positive finite float, or raise."""
-    if isinstance(lr, bool) or not isinstance(lr, Real):
-        raise TypeError(f"{name} must be a positive real number, got {_describe(lr)}")
-    lr = float(lr)
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {lr}")
-    return lr
+    return check_scalar(lr, name, float, min_val=0.0, include_boundaries="neither")
 
 
 def check_num_epochs(num_epochs, name: str = "num_epochs") -> int:
     """Return ``num_epochs`` as a non-negative int, or raise."""
-    if isinstance(num_epochs, bool) or not isinstance(num_epochs, Integral):
-        raise TypeError(f"{name} must be a non-negative integer, got {_describe(num_epochs)}")
-    if num_epochs < 0:
-        raise ValueError(f"{name} must be >= 0, got {num_epochs}")
-    return int(num_epochs)
+    return check_scalar(num_epochs, name, int, min_val=0)
 
 
-def check_int(value, name: str, minimum: int) -> int:
-    """Return ``value`` as an int ``>= minimum``, or raise naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_real(value, name: str, *, positive: bool, upper: float | None = None) -> float:
-    """Return ``value`` as a finite float (> 0 or >= 0, optionally <= ``upper``), or raise."""
-    what = "a positive" if positive else "a non-negative"
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be {what} real number, got {value!r}")
-    value = float(value)
-    ok = math.isfinite(value) and (value > 0 if positive else value >= 0)
-    if upper is not None:
-        ok = ok and value <= upper
-    if not ok:
-        bound = f" and <= {upper:g}" if upper is not None else ""
-        raise ValueError(f"{name} must be {what} finite number{bound}, got {value!r}")
-    return value
+def check_seed(seed, name: str = "seed") -> int:
+    """Return ``seed`` as an int in ``[0, 2**63)``, or raise."""
+    return check_scalar(seed, name, int, min_val=0, max_val=2**63, include_boundaries="left")
 
 
 def check_numpy_seed(seed, *, allow_none: bool = False):
@@ -181,12 +186,7 @@ def check_numpy_seed(seed, *, allow_none: bool = False):
     """
     if isinstance(seed, np.random.Generator) or (allow_none and seed is None):
         return seed
-    if isinstance(seed, bool) or not isinstance(seed, Integral):
-        options = "None, an integer" if allow_none else "an integer"
-        raise TypeError(f"seed must be {options} or a numpy Generator, got {type(seed).__name__} {seed!r}")
-    if not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
-    return int(seed)
+    return check_seed(seed)
 
 
 def make_generator(seed=None, generator: torch.Generator | None = None) -> torch.Generator | None:
@@ -204,12 +204,8 @@ def make_generator(seed=None, generator: torch.Generator | None = None) -> torch
         return generator
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, Integral):
-        raise TypeError(f"seed must be an integer, got {_describe(seed)}")
-    if not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
     g = torch.Generator()
-    g.manual_seed(int(seed))
+    g.manual_seed(check_seed(seed))
     return g
 
 
