@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help venv install notebooks test test-unit test-notebooks report bench data clean distclean
+.PHONY: help venv install notebooks lint format test test-unit test-notebooks report bench data clean distclean
 
 help: ## List the targets
 	@echo "labmf — low-rank matrix factorisation lab. Targets:"
@@ -39,7 +39,15 @@ install: venv ## Same as venv
 notebooks: $(STAMP) ## Execute every notebook in place (outputs stored, metadata cleared)
 	$(PY) -m jupyter nbconvert --config notebooks/nbconvert_execute.py --execute --inplace $(NOTEBOOKS)
 
-test: $(STAMP) ## Unit tests + nbval regression of every notebook (what CI runs)
+LINT_PATHS := src tests benchmarks notebooks report scripts
+
+lint: $(STAMP) ## ruff over the code, tests, benchmarks and notebooks (configured in pyproject.toml)
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+
+format: $(STAMP) ## Apply ruff's safe fixes (imports, whitespace)
+	$(VENV)/bin/ruff check --fix $(LINT_PATHS)
+
+test: lint ## Lint, unit tests and nbval regression of every notebook (what CI runs)
 	@set +e; $(PY) -m pytest tests notebooks $(NBVAL_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treat as failure"; exit 1; fi; exit $$rc
 
