@@ -13,7 +13,7 @@ curves), ``baselines``, ``recommender`` (biased MF, cross-validation), ``plot``,
 ``answers`` and ``report`` (the lab report).
 """
 
-from . import baselines, data, evaluate, metrics, plot, recommender, sparse
+from . import baselines, data, evaluate, lab, metrics, plot, recommender, sparse
 from ._validation import DivergenceError
 from .baselines import BiasBaseline, GlobalMean, MovieMean
 from .data import (
@@ -32,16 +32,10 @@ from .data import (
     load_movielens,
 )
 from .evaluate import fit_with_heldout, holdout_split, kfold_indices, lr_sweep, top_n_unrated
-from .factorise import (
-    OPTIMISERS,
-    factorise_autograd,
-    factorise_gd,
-    factorise_sgd,
-    gd_factorise_masked,
-    sgd_factorise,
-    sgd_factorise_masked,
-    truncated_svd,
-)
+from .factorise import OPTIMISERS, factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
+from .lab import gd_factorise_masked, sgd_factorise, sgd_factorise_masked
+
+truncated_svd = factorise_svd  # TEMPORARY until the notebooks call factorise_svd
 from .metrics import mae, mse, reconstruction_sse, rmse, sse
 from .plot import plot_loss_curves, plot_seed_spread
 from .recommender import BiasedMF, CVResult, Ensemble, cross_validate
@@ -56,6 +50,7 @@ __all__ = [
     "factorise_sgd",
     "factorise_gd",
     "factorise_autograd",
+    "factorise_svd",
     "truncated_svd",
     "OPTIMISERS",
     "DivergenceError",
@@ -104,6 +99,7 @@ __all__ = [
     # submodules
     "baselines",
     "data",
+    "lab",
     "evaluate",
     "metrics",
     "plot",

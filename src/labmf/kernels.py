@@ -1,193 +1,262 @@
-"""Inner loops of the per-entry ("SGD") update, on observed-entry triplets.
+"""Compiled inner loops on observed-entry triplets ``(rows, cols, vals)``.
 
-Every per-entry variant (dense, dense + mask, sparse) is reduced to one list of
-observed entries ``(rows[i], cols[i], vals[i])`` in row-major order, which is the
-order in which the handout's double loop visits them. The kernels update ``U``
-and ``V`` in place and write the SSE over the observed entries after each epoch
-into ``losses``.
+Every per-entry and sparse variant reduces to one list of observed entries in
+row-major order (the handout's loop order). Kernels share one signature::
 
-``sgd_epochs_reference`` is the readable specification; it runs on Python floats,
-which is about 100x faster than indexing torch scalars but still slow. Faster
-kernels must give the same U and V (tests check it).
+    kernel(rows, cols, vals, U, V, lr, num_epochs, losses) -> epochs run
 
-``sgd_epochs_numba`` is the compiled kernel (bit-identical to the reference, see
-:mod:`labmf._numba_kernels`). It is registered as ``KERNELS["numba"]`` whenever
-numba is installed, but numba itself is imported only on the first call, so
-``import labmf`` stays fast and works without numba.
+with ``rows``/``cols`` int64 (nnz,), ``vals`` float64 (nnz,), ``U`` float64 (m, r)
+and ``V`` float64 (n, r) updated in place, and ``losses`` float64 (>= num_epochs,).
+A kernel stops early, returning fewer epochs, when the SSE becomes NaN/inf (the
+caller raises). :func:`sgd_epochs` and :func:`gd_epochs` check their arrays
+first: numba does not bounds-check, and another dtype would compile a variant
+that is not the one tested.
+
+Exactness: the SGD kernel performs the float64 operations of
+:func:`labmf.lab.sgd_factorise` in the same order (dot product accumulated
+``k = 0 .. r-1``, ``step = lr * (a - dot)``, the ``U`` row first, then the ``V``
+row from the new ``U`` row). It is compiled without ``fastmath``, so LLVM may
+neither reassociate the sums nor fuse a multiply and an add into an FMA.
+
+The full-batch GD kernels follow the course's update but sum in another order
+than the dense torch code, so they match it to rounding only; they may
+therefore fuse multiply-adds (``fastmath={"contract"}``: ~20% faster, no
+reassociation, NaN/inf semantics kept). Results are deterministic on a machine.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import numpy as np
 
-__all__ = [
-    "sgd_epochs_reference",
-    "sgd_epochs_numba",
-    "numba_available",
-    "load_numba_kernels",
-    "check_kernel_arrays",
-    "KERNELS",
-]
+from ._jit import compile_kernel
 
-
-def sgd_epochs_reference(
-    rows: np.ndarray,
-    cols: np.ndarray,
-    vals: np.ndarray,
-    U: np.ndarray,
-    V: np.ndarray,
-    lr: float,
-    num_epochs: int,
-    losses: np.ndarray,
-) -> int:
-    """Run ``num_epochs`` sweeps of the handout's per-entry update, in place.
-
-    For each observed entry ``(r, c, a)`` in order::
-
-        e = a - U[r] . V[c]
-        U[r] += lr * e * V[c]
-        V[c] += lr * e * U[r]      # uses the U row just updated
-
-    Parameters
-    ----------
-    rows, cols : ndarray of int64, shape (nnz,)
-    vals : ndarray of float64, shape (nnz,)
-    U : ndarray of float64, shape (m, r), updated in place
-    V : ndarray of float64, shape (n, r), updated in place
-    lr : float
-    num_epochs : int
-    losses : ndarray of float64, shape (>= num_epochs,)
-        ``losses[k]`` receives the SSE over the observed entries after epoch ``k + 1``.
-
-    Returns
-    -------
-    int
-        Number of epochs completed; fewer than ``num_epochs`` when the loss became
-        NaN/inf (the caller raises).
-    """
-    Ul = U.tolist()
-    Vl = V.tolist()
-    entries = list(zip(rows.tolist(), cols.tolist(), vals.tolist()))
-    rank = U.shape[1]
-    ks = range(rank)
-    done = 0
-    for epoch in range(num_epochs):
-        for r, c, a in entries:
-            u = Ul[r]
-            v = Vl[c]
-            dot = 0.0
-            for k in ks:
-                dot += u[k] * v[k]
-            step = lr * (a - dot)
-            for k in ks:
-                u[k] += step * v[k]
-            for k in ks:
-                v[k] += step * u[k]
-        total = 0.0
-        for r, c, a in entries:
-            u = Ul[r]
-            v = Vl[c]
-            dot = 0.0
-            for k in ks:
-                dot += u[k] * v[k]
-            total += (a - dot) * (a - dot)
-        losses[epoch] = total
-        done = epoch + 1
-        if not math.isfinite(total):
-            break
-    U[:] = Ul
-    V[:] = Vl
-    return done
-
-
-_numba_module = None
-
-
-def load_numba_kernels():
-    """Import and return :mod:`labmf._numba_kernels` (imports numba; raises ImportError)."""
-    global _numba_module
-    if _numba_module is None:
-        from . import _numba_kernels
-
-        _numba_module = _numba_kernels
-    return _numba_module
-
-
-def numba_available() -> bool:
-    """True when the compiled kernels can be loaded (numba installed and importable)."""
-    if importlib.util.find_spec("numba") is None:
-        return False
-    try:
-        load_numba_kernels()
-    except ImportError:
-        return False
-    return True
+__all__ = ["sgd_epochs", "gd_epochs", "check_kernel_arrays", "MAX_UNROLLED_RANK"]
 
 
 def check_kernel_arrays(rows, cols, vals, U, V, num_epochs, losses) -> int:
-    """Check the arguments of a triplet kernel; return ``num_epochs`` as an int.
-
-    The compiled kernels need this: numba does not bounds-check indices, and
-    another dtype would silently compile a variant that is not the reference.
-    """
+    """Check a kernel's arguments (dtypes, shapes, index ranges); return ``num_epochs``."""
     for name, arr, dtype in (
         ("rows", rows, np.int64), ("cols", cols, np.int64), ("vals", vals, np.float64),
         ("U", U, np.float64), ("V", V, np.float64), ("losses", losses, np.float64),
     ):
         if not isinstance(arr, np.ndarray) or arr.dtype != dtype:
-            raise TypeError(
-                f"{name} must be a numpy array of {np.dtype(dtype).name}, got "
-                f"{getattr(arr, 'dtype', type(arr).__name__)}"
-            )
+            raise TypeError(f"{name} must be a numpy array of {np.dtype(dtype).name}, got "
+                            f"{getattr(arr, 'dtype', type(arr).__name__)}")
     if U.ndim != 2 or V.ndim != 2 or U.shape[1] != V.shape[1]:
-        raise ValueError(
-            f"U and V must be 2-D with the same number of columns, got shapes {U.shape} and {V.shape}"
-        )
+        raise ValueError(f"U and V must be 2-D with the same number of columns, got shapes {U.shape} and {V.shape}")
     if not (rows.ndim == cols.ndim == vals.ndim == 1 and len(rows) == len(cols) == len(vals)):
-        raise ValueError(
-            f"rows, cols and vals must be 1-D of one length, got shapes "
-            f"{rows.shape}, {cols.shape} and {vals.shape}"
-        )
+        raise ValueError(f"rows, cols and vals must be 1-D of one length, got shapes "
+                         f"{rows.shape}, {cols.shape} and {vals.shape}")
     num_epochs = int(num_epochs)
     if len(losses) < num_epochs:
         raise ValueError(f"losses must hold num_epochs={num_epochs} values, got length {len(losses)}")
-    if len(rows) and (
-        rows.min() < 0 or rows.max() >= U.shape[0] or cols.min() < 0 or cols.max() >= V.shape[0]
-    ):
-        raise ValueError(
-            f"rows must lie in [0, {U.shape[0]}) and cols in [0, {V.shape[0]}), got rows in "
-            f"[{rows.min()}, {rows.max()}] and cols in [{cols.min()}, {cols.max()}]"
-        )
+    if len(rows) and (rows.min() < 0 or rows.max() >= U.shape[0] or cols.min() < 0 or cols.max() >= V.shape[0]):
+        raise ValueError(f"rows must lie in [0, {U.shape[0]}) and cols in [0, {V.shape[0]}), got rows in "
+                         f"[{rows.min()}, {rows.max()}] and cols in [{cols.min()}, {cols.max()}]")
     return num_epochs
 
 
-def sgd_epochs_numba(
-    rows: np.ndarray,
-    cols: np.ndarray,
-    vals: np.ndarray,
-    U: np.ndarray,
-    V: np.ndarray,
-    lr: float,
-    num_epochs: int,
-    losses: np.ndarray,
-) -> int:
-    """Compiled :func:`sgd_epochs_reference`: same arguments, same results, bit for bit.
+def _sgd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses):
+    """The handout's per-entry update over the triplets, ``num_epochs`` times, in place.
 
-    Checks dtypes, shapes and index ranges (:func:`check_kernel_arrays`), then runs
-    the numba kernel. The first call in a process imports numba and loads the
-    compiled code from numba's on-disk cache (or compiles it, ~1-2 s, the first
-    time or when no cache directory is writable).
+    For entry ``i`` in order: ``step = lr * (vals[i] - U[r] . V[c])``, then
+    ``U[r] += step * V[c]``, then ``V[c] += step * U[r]`` with the *new* ``U[r]``.
+    ``losses[k]`` receives the SSE over the triplets after epoch ``k + 1``.
+    Returns the epochs done (fewer when the SSE became NaN/inf).
     """
-    kernel = load_numba_kernels().sgd_epochs
+    nnz = rows.shape[0]
+    rank = U.shape[1]
+    done = 0
+    for epoch in range(num_epochs):
+        for i in range(nnz):
+            r = rows[i]
+            c = cols[i]
+            dot = 0.0
+            for k in range(rank):
+                dot += U[r, k] * V[c, k]
+            step = lr * (vals[i] - dot)
+            for k in range(rank):
+                U[r, k] += step * V[c, k]
+            for k in range(rank):
+                V[c, k] += step * U[r, k]
+        total = 0.0
+        for i in range(nnz):
+            r = rows[i]
+            c = cols[i]
+            dot = 0.0
+            for k in range(rank):
+                dot += U[r, k] * V[c, k]
+            e = vals[i] - dot
+            total += e * e
+        losses[epoch] = total
+        done = epoch + 1
+        if not math.isfinite(total):
+            break
+    return done
+
+
+def _gd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses):
+    """Full-batch masked GD on observed triplets (the course's update).
+
+    Epoch ``k`` computes the residual ``e_i = vals_i - U[rows_i] . V[cols_i]``, writes
+    its SSE to ``losses[k]`` and, if finite, applies ``U += lr * E @ V`` and then
+    ``V += lr * E.T @ U`` with the new ``U``, where ``E`` is the sparse matrix
+    holding ``e`` at ``(rows, cols)``. Returns the number of losses written; it is
+    short of ``num_epochs`` when a loss was NaN/inf (that epoch's update skipped,
+    as the dense loop raises before updating).
+    """
+    nnz = rows.shape[0]
+    m, rank = U.shape
+    n = V.shape[0]
+    e = np.empty(nnz)
+    G = np.empty((m, rank))  # E @ V
+    H = np.empty((n, rank))  # E.T @ U
+    for epoch in range(num_epochs):
+        # One pass for the residual, its SSE and E @ V (V is not yet updated).
+        G[:, :] = 0.0
+        total = 0.0
+        for i in range(nnz):
+            r = rows[i]
+            c = cols[i]
+            dot = 0.0
+            for k in range(rank):
+                dot += U[r, k] * V[c, k]
+            ei = vals[i] - dot
+            e[i] = ei
+            total += ei * ei
+            for k in range(rank):
+                G[r, k] += ei * V[c, k]
+        losses[epoch] = total
+        if not math.isfinite(total):
+            return epoch + 1
+        for r in range(m):
+            for k in range(rank):
+                U[r, k] += lr * G[r, k]
+        # E.T @ U needs the new U, hence a second pass.
+        H[:, :] = 0.0
+        for i in range(nnz):
+            r = rows[i]
+            c = cols[i]
+            ei = e[i]
+            for k in range(rank):
+                H[c, k] += ei * U[r, k]
+        for c in range(n):
+            for k in range(rank):
+                V[c, k] += lr * H[c, k]
+    return num_epochs
+
+
+# ------------------------------------------------- rank-specialised sparse GD
+#
+# With the rank known when the code is written, the U row, the V row and the
+# per-row sums of E @ V live in registers instead of memory, which halves the
+# time of a GD epoch at rank 5. numba cannot specialise on a runtime value, so
+# the source below is generated per rank on first use. It performs exactly the
+# generic kernel's float operations in the same order (a row's U update is
+# applied when its last entry has been read instead of after the whole sweep; no
+# other row reads it), so it is bit-identical to the generic kernel. It needs the
+# entries grouped by row (row-major triplets always are).
+
+MAX_UNROLLED_RANK = 8
+
+_GD_TEMPLATE = """
+def _gd_epochs_rank{R}(rows, cols, vals, U, V, lr, num_epochs, losses):
+    nnz = rows.shape[0]
+    m = U.shape[0]
+    n = V.shape[0]
+    start = np.zeros(m + 1, np.int64)  # row r's entries are start[r]:start[r + 1]
+    for i in range(nnz):
+        start[rows[i] + 1] += 1
+    for r in range(m):
+        start[r + 1] += start[r]
+    e = np.empty(nnz)
+    H = np.empty((n, {R}))
+    for epoch in range(num_epochs):
+        total = 0.0
+        for r in range(m):
+            if start[r] == start[r + 1]:
+                continue
+            {load_u}
+            {zero_g}
+            for i in range(start[r], start[r + 1]):
+                c = cols[i]
+                {load_v}
+                dot = 0.0
+                {dot}
+                ei = vals[i] - dot
+                e[i] = ei
+                total += ei * ei
+                {acc_g}
+            {store_u}
+        losses[epoch] = total
+        if not math.isfinite(total):
+            return epoch + 1
+        H[:, :] = 0.0
+        for r in range(m):
+            {load_u}
+            for i in range(start[r], start[r + 1]):
+                c = cols[i]
+                ei = e[i]
+                {acc_h}
+        for c in range(n):
+            for k in range({R}):
+                V[c, k] += lr * H[c, k]
+    return num_epochs
+"""
+
+
+
+def _gd_source(R: int) -> str:
+    def each(fmt):
+        return "; ".join(fmt.format(k=k) for k in range(R))
+
+    return _GD_TEMPLATE.format(
+        R=R,
+        load_u=each("u{k} = U[r, {k}]"),
+        zero_g=each("g{k} = 0.0"),
+        load_v=each("v{k} = V[c, {k}]"),
+        dot=each("dot += u{k} * v{k}"),
+        acc_g=each("g{k} += ei * v{k}"),
+        store_u=each("U[r, {k}] = u{k} + lr * g{k}"),
+        acc_h=each("H[c, {k}] += ei * u{k}"),
+    )
+
+
+_GD_OPTIONS = {"fastmath": {"contract"}}  # FMA only: see the module docstring
+_sgd_compiled = compile_kernel(_sgd_epochs)
+_gd_generic = compile_kernel(_gd_epochs, **_GD_OPTIONS)
+_unrolled: dict[int, object] = {}
+
+
+def _gd_kernel(rows, rank: int):
+    """The rank-specialised GD kernel when it applies (built once per rank), else the generic one."""
+    grouped = rows.shape[0] < 2 or bool(np.all(rows[1:] >= rows[:-1]))
+    if not (grouped and 1 <= rank <= MAX_UNROLLED_RANK):
+        return _gd_generic
+    if rank not in _unrolled:
+        namespace = {"np": np, "math": math, "__name__": __name__}
+        # Compiled under this file's name so that numba's on-disk cache keeps it.
+        exec(compile(_gd_source(rank), __file__, "exec"), namespace)  # noqa: S102 - our own template
+        _unrolled[rank] = compile_kernel(namespace[f"_gd_epochs_rank{rank}"], **_GD_OPTIONS)
+    return _unrolled[rank]
+
+
+def sgd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses) -> int:
+    """Per-entry SGD epochs, compiled; bit-identical to :func:`labmf.lab.sgd_factorise` in float64."""
     num_epochs = check_kernel_arrays(rows, cols, vals, U, V, num_epochs, losses)
+    return int(_sgd_compiled(rows, cols, vals, U, V, float(lr), num_epochs, losses))
+
+
+def gd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses, *, specialise: bool = True) -> int:
+    """Sparse full-batch GD epochs; ``losses[k]`` is the SSE at the *start* of epoch ``k``.
+
+    For ranks up to :data:`MAX_UNROLLED_RANK` with the triplets grouped by row (as
+    labmf always passes them) a rank-specialised variant keeps a row's factors in
+    registers: about twice as fast and bit-identical to the generic loop
+    (``specialise=False`` forces the generic one; the tests compare them).
+    """
+    num_epochs = check_kernel_arrays(rows, cols, vals, U, V, num_epochs, losses)
+    kernel = _gd_kernel(rows, U.shape[1]) if specialise else _gd_generic
     return int(kernel(rows, cols, vals, U, V, float(lr), num_epochs, losses))
-
-
-# Registry of available kernels by backend name. Finding numba's spec is cheap;
-# importing it is deferred to the first call of ``sgd_epochs_numba``.
-KERNELS = {"python": sgd_epochs_reference}
-if importlib.util.find_spec("numba") is not None:
-    KERNELS["numba"] = sgd_epochs_numba
