@@ -13,9 +13,9 @@ curves), ``baselines``, ``recommender`` (biased MF, cross-validation), ``plot``,
 ``answers`` and ``report`` (the lab report).
 """
 
-from . import baselines, data, evaluate, lab, metrics, plot, recommender, sparse
+from . import data, evaluate, lab, metrics, plot, recsys, sparse
 from ._validation import DivergenceError
-from .baselines import BiasBaseline, GlobalMean, MovieMean
+from .recsys import BiasBaseline, GlobalMean, ItemMean
 from .data import (
     DownloadError,
     LabLayout,
@@ -38,7 +38,7 @@ from .lab import gd_factorise_masked, sgd_factorise, sgd_factorise_masked
 truncated_svd = factorise_svd  # TEMPORARY until the notebooks call factorise_svd
 from .metrics import mae, mse, reconstruction_sse, rmse, sse
 from .plot import plot_loss_curves, plot_seed_spread
-from .recommender import BiasedMF, CVResult, Ensemble, cross_validate
+from .recsys import BiasedMF, CVResult, Ensemble, cross_validate
 from .result import FactorisationResult
 from .sparse import from_triplets, to_sparse
 

@@ -1,0 +1,210 @@
+"""Model selection: seeded k-fold splits and cross-validation of any recsys model.
+
+:func:`cross_validate` scores every model on the same folds (an int ``k`` makes
+``kfold_indices(n, k, seed=seed)``; explicit folds can be shared between calls),
+so models are compared on exactly the same train/test rows.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .._validation import check_numpy_seed, check_scalar
+from ..metrics import mae, rmse
+from ._base import check_in_range, check_triplets, index_array
+
+__all__ = ["kfold_indices", "CVResult", "cross_validate"]
+
+
+def kfold_indices(n, k=5, *, seed) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Split ``range(n)`` into ``k`` folds after a seeded permutation.
+
+    Parameters
+    ----------
+    n : int
+        Number of ratings to split, ``n >= 2``.
+    k : int, default 5
+        Number of folds, ``2 <= k <= n``. Fold sizes differ by at most one.
+    seed : int or numpy.random.Generator
+        Required: an unseeded split would make every cross-validated figure unrepeatable.
+
+    Returns
+    -------
+    list of (train_idx, test_idx)
+        ``k`` pairs of sorted int64 arrays; the test folds partition ``range(n)`` and
+        each ``train_idx`` is the complement of its ``test_idx``.
+    """
+    n = check_scalar(n, "n", int, min_val=2)
+    k = check_scalar(k, "k", int, min_val=2, max_val=n)
+    perm = np.random.default_rng(check_numpy_seed(seed)).permutation(n).astype(np.int64)
+    folds = np.array_split(perm, k)
+    out = []
+    for f, test in enumerate(folds):
+        train = np.concatenate([fold for g, fold in enumerate(folds) if g != f])
+        out.append((np.sort(train), np.sort(test)))
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class CVResult:
+    """Per-fold scores of one model.
+
+    Attributes
+    ----------
+    name : str
+    rmse, mae : ndarray, shape (n_folds,)
+        Test-fold errors.
+    fit_time, predict_time : ndarray, shape (n_folds,)
+        Seconds per fold (the model's ``fit_time_`` when it reports one, else the wall
+        time of ``fit``; the wall time of ``predict`` on the test fold).
+    models : list
+        The fitted model of each fold.
+    complete : bool
+        False when ``max_seconds`` stopped the run before the last fold.
+    """
+
+    name: str
+    rmse: np.ndarray
+    mae: np.ndarray
+    fit_time: np.ndarray
+    predict_time: np.ndarray
+    models: list = field(default_factory=list, repr=False)
+    complete: bool = True
+
+    @property
+    def n_folds(self) -> int:
+        return int(self.rmse.size)
+
+    @property
+    def mean_rmse(self) -> float:
+        return float(self.rmse.mean())
+
+    @property
+    def mean_mae(self) -> float:
+        return float(self.mae.mean())
+
+    @property
+    def total_time(self) -> float:
+        """Fit plus predict time summed over the folds, in seconds."""
+        return float(self.fit_time.sum() + self.predict_time.sum())
+
+    def summary(self) -> dict:
+        """Means (and the RMSE's standard deviation over folds) as a flat dict."""
+        return {
+            "model": self.name,
+            "rmse": self.mean_rmse,
+            "rmse_std": float(self.rmse.std(ddof=1)) if self.n_folds > 1 else 0.0,
+            "mae": self.mean_mae,
+            "fit_time": float(self.fit_time.sum()),
+            "predict_time": float(self.predict_time.sum()),
+            "total_time": self.total_time,
+        }
+
+    def __repr__(self) -> str:
+        partial = "" if self.complete else ", complete=False"
+        return (f"CVResult(name={self.name!r}, folds={self.n_folds}, "
+                f"rmse={self.mean_rmse:.4f}, mae={self.mean_mae:.4f}{partial})")
+
+
+def _check_data(ratings):
+    """``ratings`` (a Ratings table or a triple) as checked triplets; duplicate pairs refused."""
+    if hasattr(ratings, "indexed") and hasattr(ratings, "rating"):
+        u, i, n_users, n_items = ratings.indexed()
+        return check_triplets(u, i, np.asarray(ratings.rating), n_users, n_items)
+    if isinstance(ratings, (tuple, list)) and len(ratings) == 3:
+        return check_triplets(*ratings)
+    raise TypeError("ratings must be a labmf Ratings table or a (user_idx, item_idx, ratings) triple, "
+                    f"got {type(ratings).__name__}")
+
+
+def _check_folds(folds, n: int, seed) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Explicit folds checked against ``n`` ratings, or ``kfold_indices(n, folds, seed)``."""
+    if isinstance(folds, (int, np.integer)) and not isinstance(folds, bool):
+        return kfold_indices(n, folds, seed=seed)
+    out = []
+    for f, pair in enumerate(folds):
+        if len(pair) != 2:
+            raise ValueError(f"folds[{f}] must be a (train_idx, test_idx) pair")
+        train = index_array(pair[0], f"folds[{f}] train_idx")
+        test = index_array(pair[1], f"folds[{f}] test_idx")
+        for idx, s in ((train, "train_idx"), (test, "test_idx")):
+            check_in_range(idx, n, f"folds[{f}] {s}", "ratings")
+            if np.unique(idx).size != idx.size:
+                raise ValueError(f"folds[{f}] {s} lists a rating more than once; each position must "
+                                 "appear at most once")
+        shared = np.intersect1d(train, test, assume_unique=True)
+        if shared.size:
+            raise ValueError(f"folds[{f}] scores {shared.size} rating(s) it also trains on (first index "
+                             f"{int(shared[0])}); train_idx and test_idx must be disjoint")
+        out.append((train, test))
+    if not out:
+        raise ValueError("folds must contain at least one (train_idx, test_idx) pair")
+    return out
+
+
+def cross_validate(model_factory: Callable[[], object], ratings, folds=5, *, seed=0, name=None,
+                   warm_up=True, max_seconds=None) -> CVResult:
+    """Fit a fresh model on each fold's training ratings and score its test ratings.
+
+    Parameters
+    ----------
+    model_factory : callable
+        Returns a new unfitted model with ``fit(user_idx, item_idx, ratings, n_users,
+        n_items)`` and ``predict(user_idx, item_idx)``, e.g. ``lambda: BiasedMF(seed=0)``,
+        ``lambda: GlobalMean()`` or ``lambda: SurpriseModel("SVD", random_state=0)``.
+    ratings : Ratings or (user_idx, item_idx, ratings)
+        All ratings, users x items; a :class:`labmf.data.Ratings` table is indexed with
+        ``Ratings.indexed()``. Each (user, item) pair at most once.
+    folds : int or sequence of (train_idx, test_idx), default 5
+        An int ``k`` makes ``kfold_indices(len(ratings), k, seed=seed)``; or row positions
+        into ``ratings``, disjoint within each pair. Pass the same folds to every model compared.
+    seed : int or numpy.random.Generator, default 0
+        Seeds the folds when ``folds`` is an int (unused otherwise).
+    name : str, optional
+        Label for tables (default: ``repr`` of the first model).
+    warm_up : bool, default True
+        Compile labmf's numba kernels before the clock starts, so fold 1 is not charged
+        a one-off JIT compilation.
+    max_seconds : float, optional
+        Stop after a fold when the projected total (mean time per fold so far times the
+        number of folds) exceeds this; the result then has ``complete=False``.
+
+    Returns
+    -------
+    CVResult
+    """
+    if not callable(model_factory):
+        raise TypeError(f"model_factory must be callable (returning a model), got {model_factory!r}")
+    data = _check_data(ratings)
+    folds = _check_folds(folds, data.user.size, seed)
+    if max_seconds is not None:
+        max_seconds = check_scalar(max_seconds, "max_seconds", float, min_val=0.0, include_boundaries="neither")
+    if warm_up:
+        from . import _kernels
+
+        _kernels.warm_up()
+    u, i, r = data.user, data.item, data.rating
+    scores, models = [], []
+    clock = time.perf_counter()
+    for f, (train, test) in enumerate(folds):
+        if max_seconds is not None and f > 0 and (time.perf_counter() - clock) / f * len(folds) > max_seconds:
+            break
+        model = model_factory()
+        start = time.perf_counter()
+        model.fit(u[train], i[train], r[train], data.n_users, data.n_items)
+        fit_time = float(getattr(model, "fit_time_", time.perf_counter() - start))
+        start = time.perf_counter()
+        est = torch.from_numpy(np.asarray(model.predict(u[test], i[test]), dtype=np.float64))
+        predict_time = time.perf_counter() - start
+        truth = torch.from_numpy(r[test])
+        scores.append((rmse(truth, est), mae(truth, est), fit_time, predict_time))
+        models.append(model)
+    rmses, maes, fit_times, predict_times = (np.asarray(col) for col in zip(*scores, strict=True))
+    return CVResult(name=repr(models[0]) if name is None else name, rmse=rmses, mae=maes,
+                    fit_time=fit_times, predict_time=predict_times, models=models,
+                    complete=len(models) == len(folds))
