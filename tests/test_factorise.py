@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import labmf
-from labmf.kernels import sgd_epochs_reference
+from labmf import kernels
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_q1_default_seed_sse_in_expected_range(A):
 
 
 def test_truncated_svd_sse_equals_discarded_singular_value_squared(A):
-    res = labmf.truncated_svd(A, rank=2)
+    res = labmf.factorise_svd(A, rank=2)
     S = res.singular_values
     assert torch.allclose(S, torch.tensor([5.3339, 0.6959, 0.3492]), atol=1e-4)
     assert res.loss == pytest.approx(float(S[2]) ** 2, abs=1e-5)
@@ -47,15 +47,16 @@ def test_eckart_young_identity_random_matrices(seed):
     A = torch.randn(7, 5, generator=g, dtype=torch.float64)
     S = torch.linalg.svdvals(A)
     for k in range(1, 5):
-        res = labmf.truncated_svd(A, rank=k)
+        res = labmf.factorise_svd(A, rank=k)
         assert res.loss == pytest.approx(float((S[k:] ** 2).sum()), rel=1e-10, abs=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_no_rank2_factorisation_beats_svd(A, seed):
-    svd = labmf.truncated_svd(A, rank=2).loss
+    svd = labmf.factorise_svd(A, rank=2).loss
     sgd = labmf.factorise_sgd(A, rank=2, seed=seed).loss
-    assert sgd >= svd - 1e-6
+    gd = labmf.factorise_gd(A, rank=2, lr=0.01, seed=seed).loss
+    assert sgd >= svd - 1e-6 and gd >= svd - 1e-6
 
 
 # ------------------------------------------------------------- determinism
@@ -78,21 +79,25 @@ def test_same_seed_bit_identical(A, M, fit):
     assert not torch.equal(a.U, c.U)
 
 
-def test_generator_and_seed_agree(A):
+@pytest.mark.parametrize("fit", [labmf.factorise_sgd, labmf.factorise_gd, labmf.factorise_autograd])
+def test_generator_and_seed_agree(A, fit):
     g = torch.Generator().manual_seed(7)
-    a = labmf.factorise_sgd(A, rank=2, generator=g, num_epochs=10)
-    b = labmf.factorise_sgd(A, rank=2, seed=7, num_epochs=10)
-    assert torch.equal(a.U, b.U)
+    a = fit(A, rank=2, generator=g, num_epochs=10)
+    b = fit(A, rank=2, seed=7, num_epochs=10)
+    assert torch.equal(a.U, b.U) and torch.equal(a.V, b.V)
+    c = fit(A, rank=2, generator=g, num_epochs=10)  # the generator has advanced
+    assert not torch.equal(a.U, c.U)
 
 
-def test_handout_signatures_return_factor_pair(A, M):
-    torch.manual_seed(0)  # the handout's functions use torch's global generator
-    U, V = labmf.sgd_factorise(A, 2)
-    assert U.shape == (3, 2) and V.shape == (3, 2)
-    U, V = labmf.sgd_factorise_masked(A, M, 2, num_epochs=10)
-    assert U.shape == (3, 2)
-    U, V = labmf.gd_factorise_masked(A, M, 2, num_epochs=10)
-    assert V.shape == (3, 2)
+def test_init_is_the_seeded_start(A):
+    # seed=s starts from U then V drawn in float32 from a generator seeded s.
+    g = torch.Generator().manual_seed(3)
+    U0, V0 = torch.rand(3, 2, generator=g), torch.rand(3, 2, generator=g)
+    kept = U0.clone(), V0.clone()
+    a = labmf.factorise_sgd(A, rank=2, seed=3, num_epochs=20)
+    b = labmf.factorise_sgd(A, rank=2, init=(U0, V0), num_epochs=20)
+    assert torch.equal(a.U, b.U) and torch.equal(a.losses, b.losses)
+    assert torch.equal(U0, kept[0]) and torch.equal(V0, kept[1])  # init is copied, not modified
 
 
 def test_result_unpacks_like_handout(A):
@@ -106,31 +111,6 @@ def test_result_unpacks_like_handout(A):
 # ---------------------------------------------------------- per-entry SGD
 
 
-def _handout_loop(A, M, U, V, lr, num_epochs):
-    """The handout's loop, written over torch scalars (the slow, literal version)."""
-    U, V = U.clone(), V.clone()
-    for _ in range(num_epochs):
-        for r in range(A.shape[0]):
-            for c in range(A.shape[1]):
-                if M is None or M[r, c] == 1:
-                    e = A[r, c] - U[r] @ V[c]
-                    U[r] = U[r] + lr * e * V[c]
-                    V[c] = V[c] + lr * e * U[r]
-    return U, V
-
-
-@pytest.mark.parametrize("masked", [False, True])
-def test_sgd_matches_literal_handout_loop(A, M, masked):
-    A64 = A.double()
-    mask = M if masked else None
-    g = torch.Generator().manual_seed(1)
-    U0 = torch.rand(3, 2, generator=g, dtype=torch.float64)
-    V0 = torch.rand(3, 2, generator=g, dtype=torch.float64)
-    res = labmf.factorise_sgd(A64, mask, 2, init=(U0, V0), num_epochs=20, backend="python")
-    U, V = _handout_loop(A64, mask, U0, V0, 0.01, 20)
-    assert torch.allclose(res.U, U, atol=1e-12) and torch.allclose(res.V, V, atol=1e-12)
-
-
 def test_sgd_masked_ignores_unobserved_values(A, M):
     B = A.clone()
     B[1, 0] = 1000.0  # hidden entries must not influence the fit
@@ -140,18 +120,35 @@ def test_sgd_masked_ignores_unobserved_values(A, M):
     assert torch.equal(a.U, b.U)
 
 
-def test_reference_kernel_writes_losses():
-    rows = np.array([0, 0, 1]); cols = np.array([0, 1, 1]); vals = np.array([1.0, 2.0, 3.0])
-    U = np.full((2, 1), 0.5); V = np.full((2, 1), 0.5)
+def test_sgd_kernel_writes_decreasing_losses():
+    rows, cols = np.array([0, 0, 1]), np.array([0, 1, 1])
+    vals = np.array([1.0, 2.0, 3.0])
+    U, V = np.full((2, 1), 0.5), np.full((2, 1), 0.5)
     losses = np.empty(3)
-    done = sgd_epochs_reference(rows, cols, vals, U, V, 0.1, 3, losses)
+    done = kernels.sgd_epochs(rows, cols, vals, U, V, 0.1, 3, losses)
     assert done == 3 and np.all(np.diff(losses) < 0)
 
 
-def test_callback_sees_every_epoch(A):
+def test_sgd_loss_non_increasing_at_small_lr(A, M):
+    for mask in (None, M):
+        res = labmf.factorise_sgd(A, mask, 2, lr=1e-3, num_epochs=300, seed=0)
+        assert bool((torch.diff(res.losses) <= 1e-12).all())
+        assert res.losses[-1] < res.losses[0]
+
+
+@pytest.mark.parametrize("fit", [labmf.factorise_sgd, labmf.factorise_gd, labmf.factorise_autograd])
+def test_callback_sees_every_epoch(A, fit):
     seen = []
-    labmf.factorise_sgd(A, rank=2, seed=0, num_epochs=5, callback=lambda e, l: seen.append((e, l)))
+    res = fit(A, rank=2, seed=0, num_epochs=5, callback=lambda e, loss: seen.append((e, loss)))
     assert [e for e, _ in seen] == [1, 2, 3, 4, 5]
+    assert [loss for _, loss in seen] == res.losses[1:].tolist()
+
+
+def test_callback_sees_every_epoch_beyond_a_kernel_chunk(A):
+    # The compiled kernel runs epochs in chunks; a callback must still hear of each one.
+    seen = []
+    labmf.factorise_sgd(A, rank=2, seed=0, num_epochs=120, callback=lambda e, loss: seen.append(e))
+    assert seen == list(range(1, 121))
 
 
 # -------------------------------------------------------------- full batch
@@ -171,9 +168,10 @@ def test_gd_matches_course_update(A, M):
     res = labmf.factorise_gd(A, M, 2, lr=0.01, num_epochs=10, init=(U, V))
     for _ in range(10):
         E = (A - U @ V.T) * M
-        U = U + 0.01 * E @ V
-        V = V + 0.01 * E.T @ U
-    assert torch.allclose(res.U, U) and torch.allclose(res.V, V)
+        U = U + 0.01 * (E @ V)
+        V = V + 0.01 * (E.T @ U)
+    # The dense path is the course's code: same float32 operations, same result.
+    assert torch.equal(res.U, U) and torch.equal(res.V, V)
     assert res.loss == pytest.approx(labmf.sse(A, U @ V.T, M), rel=1e-5)
 
 
@@ -206,7 +204,33 @@ def test_autograd_accepts_optimizer_class():
     assert res.losses[-1] < res.losses[0]
 
 
-def test_zero_epochs_returns_start(A):
-    res = labmf.factorise_sgd(A, rank=2, seed=0, num_epochs=0)
+@pytest.mark.parametrize("fit", [labmf.factorise_sgd, labmf.factorise_gd, labmf.factorise_autograd])
+def test_zero_epochs_returns_start(A, M, fit):
+    g = torch.Generator().manual_seed(0)
+    U0, V0 = torch.rand(3, 2, generator=g), torch.rand(3, 2, generator=g)
+    res = fit(A, M, rank=2, init=(U0, V0), num_epochs=0)
+    assert torch.equal(res.U, U0) and torch.equal(res.V, V0)
     assert res.losses.shape == (1,)
     assert math.isfinite(res.loss)
+    assert res.loss == pytest.approx(labmf.sse(A, U0 @ V0.T, M), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "fit, method",
+    [
+        (lambda A: labmf.factorise_sgd(A, rank=2, seed=0, lr=10.0, num_epochs=200), "sgd"),
+        (lambda A: labmf.factorise_gd(A, rank=2, seed=0, lr=10.0, num_epochs=200), "gd"),
+        (lambda A: labmf.factorise_autograd(A, rank=2, seed=0, optimizer="sgd", lr=10.0, num_epochs=200),
+         "autograd-sgd"),
+    ],
+    ids=["sgd", "gd", "autograd"],
+)
+def test_divergence_raises(A, fit, method):
+    with pytest.raises(labmf.DivergenceError, match=f"{method} diverged: .* with lr=10; lower lr"):
+        fit(A)
+
+
+@pytest.mark.parametrize("fit", [labmf.factorise_sgd, labmf.factorise_gd, labmf.factorise_autograd])
+def test_backend_parameter_is_gone(A, fit):
+    with pytest.raises(TypeError, match="backend"):
+        fit(A, rank=2, backend="numba")
