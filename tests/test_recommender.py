@@ -1,30 +1,26 @@
-"""Biased MF recommender: accuracy against baselines, reproducibility, validation."""
+"""labmf.recsys: BiasedMF accuracy against the baselines, reproducibility, recommend, cross-validation."""
 
 from __future__ import annotations
-
-import dataclasses
 
 import numpy as np
 import pytest
 
-from labmf import DivergenceError
-from labmf.baselines import BiasBaseline, GlobalMean
-from labmf.evaluate import kfold_indices
-from labmf.recommender import (
-    BaselineModel,
+from labmf.recsys import (
+    BiasBaseline,
     BiasedMF,
     CVResult,
     Ensemble,
-    FittedMF,
+    GlobalMean,
     SurpriseModel,
     cross_validate,
+    kfold_indices,
 )
 
 numba = pytest.importorskip("numba")
 
 # Settings for the small synthetic problem (a few thousand ratings: the defaults,
 # tuned for 100k ratings, would stop the factors before they grow).
-SMALL = dict(n_factors=8, n_epochs=25, reg=0.05, lr=0.02, lr_bias=0.02, init_std=0.1)
+SMALL = dict(rank=8, num_epochs=25, reg=0.05, lr=0.02, lr_bias=0.02, init_std=0.1)
 
 
 def _synthetic(n_users=120, n_items=90, rank=3, density=0.3, noise=0.3, seed=0):
@@ -64,8 +60,8 @@ def test_beats_global_mean_and_bias_baselines(data, split):
     train, test = split
     scores = {}
     for name, model in [
-        ("global mean", BaselineModel(GlobalMean())),
-        ("bias", BaselineModel(BiasBaseline())),
+        ("global mean", GlobalMean()),
+        ("bias", BiasBaseline()),
         ("mf", BiasedMF(**SMALL, seed=0)),
     ]:
         model.fit(u[train], i[train], r[train], nu, ni)
@@ -84,8 +80,8 @@ def test_beats_baselines_on_movielens_subset():
     u, i, r = u[keep], i[keep], data.rating[keep].astype(np.float64)
     folds = kfold_indices(u.size, 5, seed=0)[:1]
     triple = (u, i, r)
-    mean = cross_validate(lambda: BaselineModel(GlobalMean()), triple, folds)
-    bias = cross_validate(lambda: BaselineModel(BiasBaseline()), triple, folds)
+    mean = cross_validate(lambda: GlobalMean(), triple, folds)
+    bias = cross_validate(lambda: BiasBaseline(), triple, folds)
     mf = cross_validate(lambda: BiasedMF(seed=0), triple, folds)
     assert mf.mean_rmse < bias.mean_rmse < mean.mean_rmse
 
@@ -96,13 +92,12 @@ def test_training_loss_decreases_and_eval_curve_recorded(data, split):
     model = BiasedMF(**SMALL, seed=0).fit(
         u[train], i[train], r[train], nu, ni, eval_set=(u[test], i[test], r[test])
     )
-    state = model.fitted_
-    assert state.train_rmse.shape == (SMALL["n_epochs"],)
-    assert state.train_rmse[-1] < state.train_rmse[0]
-    assert state.eval_rmse.shape == (SMALL["n_epochs"],)
+    assert model.train_rmse_.shape == (SMALL["num_epochs"],)
+    assert model.train_rmse_[-1] < model.train_rmse_[0]
+    assert model.eval_rmse_.shape == (SMALL["num_epochs"],)
     # The last recorded held-out RMSE is the RMSE of the final model.
     final = _rmse(model.predict(u[test], i[test]), r[test])
-    assert state.eval_rmse[-1] == pytest.approx(final, rel=1e-12)
+    assert model.eval_rmse_[-1] == pytest.approx(final, rel=1e-12)
 
 
 # ----------------------------------------------------------- reproducibility
@@ -123,9 +118,9 @@ def test_same_seed_same_parameters(data):
     u, i, r, nu, ni = data
     m1 = BiasedMF(**SMALL, seed=3).fit(u, i, r)
     m2 = BiasedMF(**SMALL, seed=3).fit(u, i, r)
-    np.testing.assert_array_equal(m1.fitted_.user_factors, m2.fitted_.user_factors)
-    np.testing.assert_array_equal(m1.fitted_.item_bias, m2.fitted_.item_bias)
-    np.testing.assert_array_equal(m1.fitted_.train_rmse, m2.fitted_.train_rmse)
+    np.testing.assert_array_equal(m1.user_factors_, m2.user_factors_)
+    np.testing.assert_array_equal(m1.item_bias_, m2.item_bias_)
+    np.testing.assert_array_equal(m1.train_rmse_, m2.train_rmse_)
 
 
 def test_numpy_generator_seed(data):
@@ -138,29 +133,27 @@ def test_numpy_generator_seed(data):
 # ------------------------------------------------------------- fitted state
 
 
-def test_fitted_state_is_frozen_and_read_only(data):
+def test_fitted_attributes_are_read_only(data):
     u, i, r, nu, ni = data
-    state = BiasedMF(**SMALL, seed=0).fit(u, i, r).fitted_
-    assert isinstance(state, FittedMF)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        state.global_mean = 0.0
-    with pytest.raises(ValueError):
-        state.user_factors[0, 0] = 1.0
-    assert state.user_factors.shape == (nu, SMALL["n_factors"])
-    assert state.item_factors.shape == (ni, SMALL["n_factors"])
-    assert state.global_mean == pytest.approx(r.mean())
-    assert state.params["seed"] == 0
+    model = BiasedMF(**SMALL, seed=0).fit(u, i, r)
+    for name in ("user_factors_", "item_factors_", "user_bias_", "item_bias_", "train_rmse_", "item_counts_"):
+        with pytest.raises(ValueError, match="read-only"):
+            getattr(model, name)[0] = 1.0
+    assert model.user_factors_.shape == (nu, SMALL["rank"])
+    assert model.item_factors_.shape == (ni, SMALL["rank"])
+    assert model.global_mean_ == pytest.approx(r.mean())
+    assert (model.n_users_, model.n_items_) == (nu, ni)
+    assert model.eval_rmse_ is None
 
 
 def test_unseen_items_and_users_fall_back_to_biases(data):
     u, i, r, nu, ni = data
     model = BiasedMF(**SMALL, seed=0).fit(u, i, r, n_users=nu + 2, n_items=ni + 3)
-    state = model.fitted_
-    assert np.all(state.item_factors[ni:] == 0) and np.all(state.item_bias[ni:] == 0)
-    assert np.all(state.user_factors[nu:] == 0) and np.all(state.user_bias[nu:] == 0)
+    assert np.all(model.item_factors_[ni:] == 0) and np.all(model.item_bias_[ni:] == 0)
+    assert np.all(model.user_factors_[nu:] == 0) and np.all(model.user_bias_[nu:] == 0)
     pred = model.predict([nu + 1, 0], [0, ni + 2])
-    assert pred[0] == pytest.approx(np.clip(state.global_mean + state.item_bias[0], 1, 5))
-    assert pred[1] == pytest.approx(np.clip(state.global_mean + state.user_bias[0], 1, 5))
+    assert pred[0] == pytest.approx(np.clip(model.global_mean_ + model.item_bias_[0], 1, 5))
+    assert pred[1] == pytest.approx(np.clip(model.global_mean_ + model.user_bias_[0], 1, 5))
 
 
 def test_predictions_clipped_to_training_range(data):
@@ -188,7 +181,7 @@ def test_recommend_excludes_seen_items(data):
         assert not seen & set(items.tolist())
         assert np.all(np.diff(scores) <= 0)
         # They are the best unseen items.
-        all_scores = model.fitted_.scores(user)
+        all_scores = model.scores(user)
         unseen = np.array(sorted(set(range(ni)) - seen))
         assert scores[0] == pytest.approx(all_scores[unseen].max())
 
@@ -197,7 +190,7 @@ def test_recommend_including_seen_and_small_catalogue(data):
     u, i, r, nu, ni = data
     model = BiasedMF(**SMALL, seed=0).fit(u, i, r)
     items, scores = model.recommend(0, n=5, exclude_seen=False)
-    np.testing.assert_array_equal(items, np.argsort(-model.fitted_.scores(0), kind="stable")[:5])
+    np.testing.assert_array_equal(items, np.argsort(-model.scores(0), kind="stable")[:5])
     n_unseen = ni - np.unique(i[u == 0]).size
     items, _ = model.recommend(0, n=10 * ni)
     assert len(items) == n_unseen
@@ -210,83 +203,6 @@ def test_recommend_skips_items_without_training_ratings(data):
     assert items.max() < ni
     items, _ = model.recommend(0, n=ni + 5, min_item_ratings=0)
     assert items.max() >= ni
-
-
-# ---------------------------------------------------------------- validation
-
-
-@pytest.mark.parametrize(
-    "kwargs, exc, words",
-    [
-        (dict(n_factors=0), ValueError, "n_factors"),
-        (dict(n_factors=2.5), TypeError, "n_factors"),
-        (dict(reg=-0.1), ValueError, "reg"),
-        (dict(reg=float("nan")), ValueError, "reg"),
-        (dict(lr=0.0), ValueError, "lr"),
-        (dict(lr="0.1"), TypeError, "lr"),
-        (dict(n_epochs=0), ValueError, "n_epochs"),
-        (dict(lr_decay=1.5), ValueError, "lr_decay"),
-        (dict(reg_bias=-1.0), ValueError, "reg_bias"),
-        (dict(init_std=float("inf")), ValueError, "init_std"),
-        (dict(clip="yes"), TypeError, "clip"),
-        (dict(seed=-1), ValueError, "seed"),
-        (dict(seed=1.5), TypeError, "seed"),
-    ],
-)
-def test_bad_hyperparameters(kwargs, exc, words):
-    with pytest.raises(exc, match=words):
-        BiasedMF(**kwargs)
-    bad = next(iter(kwargs.values()))
-    if not (isinstance(bad, float) and np.isnan(bad)):
-        with pytest.raises(exc, match=repr(bad).replace("(", r"\(").replace(".", r"\.")):
-            BiasedMF(**kwargs)
-
-
-@pytest.mark.parametrize(
-    "args, kwargs, exc, words",
-    [
-        (([0, 1], [0], [3.0, 4.0]), {}, ValueError, "same length"),
-        (([0, -1], [0, 1], [3.0, 4.0]), {}, ValueError, r"user_idx\[1\] = -1"),
-        (([0, 1], [0, 1.5], [3.0, 4.0]), {}, TypeError, "item_idx"),
-        (([0, 1], [0, 1], [3.0]), {}, ValueError, "ratings"),
-        (([0, 1], [0, 1], [3.0, float("nan")]), {}, ValueError, r"ratings\[1\] = nan"),
-        (([], [], []), {}, ValueError, "user_idx must not be empty"),
-        (([0, 5], [0, 1], [3.0, 4.0]), {"n_users": 3}, ValueError, "n_users=3 is too small"),
-        (([[0, 1]], [0, 1], [3.0, 4.0]), {}, ValueError, "user_idx must be 1-D"),
-    ],
-)
-def test_bad_fit_inputs(args, kwargs, exc, words):
-    with pytest.raises(exc, match=words):
-        BiasedMF(n_factors=2, n_epochs=1).fit(*args, **kwargs)
-
-
-def test_predict_and_recommend_errors(data):
-    u, i, r, nu, ni = data
-    with pytest.raises(RuntimeError, match="not fitted"):
-        BiasedMF().predict([0], [0])
-    with pytest.raises(RuntimeError, match="not fitted"):
-        BiasedMF().recommend(0)
-    model = BiasedMF(**SMALL, seed=0).fit(u, i, r)
-    with pytest.raises(ValueError, match=rf"item_idx\[1\] = {ni} is out of range"):
-        model.predict([0, 1], [0, ni])
-    with pytest.raises(ValueError, match="user must be an index below"):
-        model.recommend(nu)
-    with pytest.raises(ValueError, match="n must be"):
-        model.recommend(0, n=0)
-    with pytest.raises(ValueError, match="eval_set"):
-        BiasedMF(**SMALL).fit(u, i, r, eval_set=(u, i))
-
-
-def test_divergence_is_an_error(data):
-    u, i, r, nu, ni = data
-    with pytest.raises(DivergenceError, match="lr=50"):
-        BiasedMF(n_factors=4, lr=50.0, n_epochs=30, seed=0).fit(u, i, r)
-
-
-def test_repr_and_params():
-    model = BiasedMF(20, reg=0.07, seed=1)
-    assert repr(model) == "BiasedMF(n_factors=20, reg=0.07, seed=1)"
-    assert model.get_params()["lr"] == BiasedMF().lr
 
 
 # ------------------------------------------------------------ cross-validate
@@ -311,20 +227,10 @@ def test_cross_validate_accepts_ratings_table():
     from labmf.data.movielens import Ratings
 
     u, i, r, nu, ni = _synthetic(40, 30)
-    table = Ratings(u + 100, i * 2 + 7, r.astype(np.float32), np.zeros(u.size))
+    table = Ratings(u + 100, i * 2 + 7, r.astype(np.float32), np.zeros(u.size, dtype=np.int64))
     folds = kfold_indices(len(table), 3, seed=0)
-    res = cross_validate(lambda: BaselineModel(GlobalMean()), table, folds)
+    res = cross_validate(lambda: GlobalMean(), table, folds)
     assert res.n_folds == 3
-
-
-def test_cross_validate_errors(data):
-    u, i, r, nu, ni = data
-    with pytest.raises(TypeError, match="model_factory"):
-        cross_validate(BiasedMF(), (u, i, r), kfold_indices(u.size, 3, seed=0))
-    with pytest.raises(TypeError, match="ratings"):
-        cross_validate(BiasedMF, {"u": u}, kfold_indices(u.size, 3, seed=0))
-    with pytest.raises(ValueError, match="out of range"):
-        cross_validate(BiasedMF, (u, i, r), [(np.arange(10), np.array([u.size]))])
 
 
 def test_surprise_adapter_on_same_folds(data):
@@ -338,7 +244,8 @@ def test_surprise_adapter_on_same_folds(data):
     pred = a.models[0].predict(u[:50], i[:50])
     assert pred.min() >= r.min() and pred.max() <= r.max()
     with pytest.raises(ValueError, match="algorithm"):
-        SurpriseModel("NoSuchAlgo")
+        SurpriseModel("NoSuchAlgo").fit(u, i, r)
+    assert repr(SurpriseModel("SVD", random_state=0)) == "SurpriseModel(algorithm='SVD', random_state=0)"
 
 
 # ------------------------------------------------------------------ ensemble
@@ -358,14 +265,17 @@ def test_ensemble_averages_members(data, split):
     assert not seen & set(items.tolist()) and np.all(np.diff(scores) <= 0)
 
 
-def test_ensemble_errors():
+def test_ensemble_errors(data):
+    u, i, r, nu, ni = data
     with pytest.raises(ValueError, match="at least one"):
-        Ensemble([])
+        Ensemble([]).fit(u, i, r)
     m = BiasedMF()
     with pytest.raises(ValueError, match="distinct"):
-        Ensemble([m, m])
+        Ensemble([m, m]).fit(u, i, r)
     with pytest.raises(TypeError, match=r"members\[1\]"):
-        Ensemble([m, object()])
+        Ensemble([m, object()]).fit(u, i, r)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        Ensemble([m]).predict([0], [0])
 
 
 def test_cross_validate_max_seconds_stops_early(data):
@@ -374,12 +284,10 @@ def test_cross_validate_max_seconds_stops_early(data):
     res = cross_validate(lambda: BiasedMF(**SMALL, seed=0), (u, i, r), folds, max_seconds=1e-9)
     assert res.n_folds == 1 and not res.complete
     assert "complete=False" in repr(res)
-    with pytest.raises(ValueError, match="max_seconds"):
-        cross_validate(BiasedMF, (u, i, r), folds, max_seconds=0)
 
 
 def test_compiled_shuffle_is_a_uniform_permutation():
-    from labmf import _recommender_kernels as kernels
+    from labmf.recsys import _kernels as kernels
 
     order = np.arange(1000, dtype=np.int32)
     kernels.shuffle(order, 12345)
@@ -396,9 +304,34 @@ def test_compiled_shuffle_is_a_uniform_permutation():
     assert chi2 < 30, counts  # 9 dof: p < 0.001 at 27.9
 
 
-def test_cross_validate_refuses_overlapping_folds():
-    from labmf.recommender import BiasedMF, cross_validate
+def test_cross_validate_makes_folds_from_an_int(data):
+    u, i, r, nu, ni = data
+    res = cross_validate(lambda: BiasedMF(**SMALL, seed=0), (u, i, r), 4, seed=3)
+    same = cross_validate(lambda: BiasedMF(**SMALL, seed=0), (u, i, r), kfold_indices(u.size, 4, seed=3))
+    np.testing.assert_array_equal(res.rmse, same.rmse)
 
-    u = np.array([0, 0, 1, 1]); i = np.array([0, 1, 0, 1]); r = np.array([4.0, 3.0, 5.0, 2.0])
-    with pytest.raises(ValueError, match=r"folds\[0\].*disjoint"):
-        cross_validate(lambda: BiasedMF(n_factors=1, seed=0), (u, i, r), [(np.arange(4), np.array([0, 1]))])
+
+def test_baselines_are_models_like_the_others(data):
+    u, i, r, nu, ni = data
+    from labmf.recsys import ItemMean
+
+    for factory in (lambda: GlobalMean(), ItemMean, BiasBaseline):
+        res = cross_validate(factory, (u, i, r), 3)
+        assert res.n_folds == 3 and np.all(np.isfinite(res.rmse))
+    mean = GlobalMean().fit(u, i, r)
+    np.testing.assert_array_equal(mean.predict([0, 1], [2, 3]), [r.mean(), r.mean()])
+    # ItemMean is the per-item mean (shrinkage 0); an item without ratings gets mu.
+    model = ItemMean().fit(u, i, r, n_items=ni + 1)
+    assert model.predict([0], [5])[0] == pytest.approx(r[i == 5].mean())
+    assert model.predict([0], [ni])[0] == pytest.approx(r.mean())
+
+
+def test_kfold_indices_partition():
+    folds = kfold_indices(23, 5, seed=0)
+    tests = np.concatenate([t for _, t in folds])
+    np.testing.assert_array_equal(np.sort(tests), np.arange(23))
+    for train, test in folds:
+        assert np.intersect1d(train, test).size == 0 and train.size + test.size == 23
+    assert sorted(t.size for _, t in folds) == [4, 4, 5, 5, 5]
+    again = kfold_indices(23, 5, seed=0)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again, strict=True))
