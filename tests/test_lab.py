@@ -6,6 +6,8 @@ does; the general functions draw the same numbers from it when given no seed
 same stream). So ``torch.manual_seed(s)`` before each call gives both the same
 start, and in float64 the per-entry SGD kernel and the dense GD path perform
 the very same float operations: the tests demand ``torch.equal``, not a tolerance.
+(For SGD this holds up to rank 4: beyond, torch's ``.sum()`` of the dot product
+adds in another order; see ``tests/test_kernels.py``.)
 """
 
 from __future__ import annotations
