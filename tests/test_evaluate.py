@@ -1,4 +1,4 @@
-"""Held-out splits, training with a held-out curve, learning-rate sweeps, baselines."""
+"""Held-out splits, training with a held-out curve, learning-rate sweeps, baselines on the lab layout."""
 
 from __future__ import annotations
 
@@ -12,16 +12,15 @@ import pytest
 import torch
 
 import labmf
-from labmf.baselines import BASELINES, BiasBaseline, GlobalMean, MovieMean, baseline_rmses
 from labmf.evaluate import (
     fit_with_heldout,
     holdout_split,
-    kfold_indices,
     largest_stable_lr,
     lr_sweep,
     still_improving,
     top_n_unrated,
 )
+from labmf.recsys.baselines import BiasBaseline, GlobalMean, ItemMean, baseline_rmses
 
 
 def _ratings(m=30, n=40, density=0.4, seed=0):
@@ -59,9 +58,11 @@ def test_holdout_split_is_seeded():
 
 def test_holdout_split_errors():
     _, M = _ratings()
-    for frac in (0, 1, 1.5, -0.1, True):
-        with pytest.raises(ValueError, match="frac"):
+    for frac in (0, 1, 1.5, -0.1):
+        with pytest.raises(ValueError, match=r"frac must be in \(0, 1\)"):
             holdout_split(M, frac, seed=0)
+    with pytest.raises(TypeError, match="frac must be a real number"):
+        holdout_split(M, True, seed=0)
     with pytest.raises(TypeError):
         holdout_split(M, 0.1)  # the seed is required
     with pytest.raises(TypeError, match="seed"):
@@ -74,35 +75,6 @@ def test_holdout_split_errors():
     one[0, 0] = 1
     with pytest.raises(ValueError, match="at least 2"):
         holdout_split(one, 0.5, seed=0)
-
-
-# ------------------------------------------------------------ kfold_indices
-
-
-def test_kfold_partitions_and_is_seeded():
-    folds = kfold_indices(23, 5, seed=0)
-    assert len(folds) == 5
-    tests = np.concatenate([t for _, t in folds])
-    assert np.array_equal(np.sort(tests), np.arange(23))
-    sizes = [t.size for _, t in folds]
-    assert max(sizes) - min(sizes) <= 1
-    for train, test in folds:
-        assert np.intersect1d(train, test).size == 0
-        assert train.size + test.size == 23
-        assert train.dtype == np.int64
-    again = kfold_indices(23, 5, seed=0)
-    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again))
-    other = kfold_indices(23, 5, seed=1)
-    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(folds, other))
-
-
-def test_kfold_errors():
-    with pytest.raises(ValueError, match="k must"):
-        kfold_indices(10, 1, seed=0)
-    with pytest.raises(ValueError, match="k must"):
-        kfold_indices(3, 4, seed=0)
-    with pytest.raises(ValueError, match="n must"):
-        kfold_indices(1, 2, seed=0)
 
 
 # --------------------------------------------------------- fit_with_heldout
@@ -167,37 +139,33 @@ def test_still_improving():
 
 
 # --------------------------------------------------------------- baselines
+# The baselines are users x items recsys models; the lab layout is movies x users.
 
 
-def test_global_and_movie_mean():
-    A = torch.tensor([[4.0, 2.0, 0.0], [0.0, 0.0, 0.0], [5.0, 0.0, 3.0]])
-    M = (A > 0).float()
-    g = GlobalMean().fit(A, M)
-    assert torch.allclose(g.predict(), torch.full((3, 3), 3.5))
-    mm = MovieMean().fit(A, M)
-    P = mm.predict()
-    assert P[0, 2] == pytest.approx(3.0) and P[2, 1] == pytest.approx(4.0)
-    assert P[1, 0] == pytest.approx(3.5)  # no rating: the global mean
-    shrunk = MovieMean(shrinkage=2).fit(A, M).predict()
-    assert shrunk[0, 0] == pytest.approx((6 + 2 * 3.5) / 4)
-
-
-def test_fit_on_triplets_equals_fit_on_mask():
-    A, M = _ratings()
+def _user_item(A, M):
+    """Observed ``(users, items, ratings)`` of a movies x users matrix."""
     idx = M.bool().nonzero()
-    r, c = idx[:, 0].numpy(), idx[:, 1].numpy()
-    for cls in BASELINES.values():
-        a = cls().fit(A, M).predict(torch.float64)
-        b = cls().fit_triplets(r, c, A.numpy()[r, c], A.shape).predict(torch.float64)
-        assert torch.allclose(a, b)
-        assert np.allclose(cls().fit(A, M).predict_at(r, c), a.numpy()[r, c])
+    items, users = idx[:, 0].numpy(), idx[:, 1].numpy()
+    return users, items, A.double().numpy()[items, users]
+
+
+def test_global_and_item_mean():
+    A = torch.tensor([[4.0, 2.0, 0.0], [0.0, 0.0, 0.0], [5.0, 0.0, 3.0]])
+    users, items, r = _user_item(A, A > 0)
+    g = GlobalMean().fit(users, items, r, n_users=3, n_items=3)
+    assert np.allclose(g.predict([0, 1, 2], [0, 1, 2]), 3.5)
+    im = ItemMean().fit(users, items, r, n_users=3, n_items=3)
+    # Movie 0 has mean 3, movie 2 mean 4, movie 1 no rating: the global mean.
+    assert np.allclose(im.predict([2, 1, 0], [0, 2, 1]), [3.0, 4.0, 3.5])
+    shrunk = ItemMean(shrinkage=2).fit(users, items, r, n_users=3, n_items=3)
+    assert shrunk.predict([0], [0])[0] == pytest.approx((6 + 2 * 3.5) / 4)
 
 
 def test_bias_baseline_matches_surprise_baselineonly(tmp_path):
     surprise = pytest.importorskip("surprise")
     A, M = _ratings(20, 25, density=0.5, seed=5)
-    idx = M.bool().nonzero().tolist()
-    lines = "".join(f"u{c},i{r},{float(A[r, c])}\n" for r, c in idx)
+    users, items, r = _user_item(A, M)
+    lines = "".join(f"u{u},i{i},{x}\n" for u, i, x in zip(users, items, r, strict=True))
     (tmp_path / "r.csv").write_text(lines)
     reader = surprise.Reader(line_format="user item rating", sep=",", rating_scale=(1, 5))
     trainset = surprise.Dataset.load_from_file(str(tmp_path / "r.csv"), reader).build_full_trainset()
@@ -205,37 +173,24 @@ def test_bias_baseline_matches_surprise_baselineonly(tmp_path):
         bsl_options={"method": "als", "reg_i": 10, "reg_u": 15, "n_epochs": 10}, verbose=False
     )
     algo.fit(trainset)
-    ours = BiasBaseline(reg_movie=10, reg_user=15, n_iter=10).fit(A, M).predict(torch.float64)
-    for r in range(A.shape[0]):
-        for c in range(A.shape[1]):
-            theirs = algo.predict(f"u{c}", f"i{r}", clip=False).est
-            if (f"u{c}" in trainset._raw2inner_id_users) and (f"i{r}" in trainset._raw2inner_id_items):
-                assert float(ours[r, c]) == pytest.approx(theirs, abs=1e-9)
+    ours = BiasBaseline(reg_item=10, reg_user=15, num_epochs=10, clip=False).fit(users, items, r, 25, 20)
+    known_u = [u for u in range(25) if f"u{u}" in trainset._raw2inner_id_users]
+    known_i = [i for i in range(20) if f"i{i}" in trainset._raw2inner_id_items]
+    for u in known_u:
+        theirs = [algo.predict(f"u{u}", f"i{i}", clip=False).est for i in known_i]
+        assert np.allclose(ours.predict([u] * len(known_i), known_i), theirs, rtol=0, atol=1e-9)
 
 
 def test_bias_baseline_without_regularisation_fits_an_additive_matrix():
-    rows = torch.tensor([0.5, -1.0, 0.0, 0.25])[:, None]
-    cols = torch.tensor([1.0, 0.0, -0.5])[None, :]
-    A = 3.0 + rows + cols
+    movie = torch.tensor([0.5, -1.0, 0.0, 0.25])[:, None]
+    user = torch.tensor([1.0, 0.0, -0.5])[None, :]
+    A = 3.0 + movie + user
     M = torch.ones_like(A)
     M[0, 0] = 0
-    P = BiasBaseline(reg_movie=0, reg_user=0, n_iter=200).fit(A, M).predict(torch.float64)
-    assert torch.allclose(P, A.double(), atol=1e-6)
-
-
-def test_baseline_errors():
-    with pytest.raises(RuntimeError, match="not fitted"):
-        GlobalMean().predict()
-    with pytest.raises(ValueError, match="reg_movie"):
-        BiasBaseline(reg_movie=-1)
-    with pytest.raises(ValueError, match="n_iter"):
-        BiasBaseline(n_iter=0)
-    with pytest.raises(ValueError, match="shrinkage"):
-        MovieMean(shrinkage=-1)
-    with pytest.raises(ValueError, match="no training rating"):
-        GlobalMean().fit(torch.ones(2, 2), torch.zeros(2, 2))
-    with pytest.raises(ValueError, match="shape"):
-        GlobalMean().fit(torch.ones(2, 2), torch.ones(3, 2))
+    users, items, r = _user_item(A, M)
+    model = BiasBaseline(reg_item=0, reg_user=0, num_epochs=200, clip=False).fit(users, items, r, 3, 4)
+    all_items, all_users = np.divmod(np.arange(12), 3)
+    assert np.allclose(model.predict(all_users, all_items), A.double().numpy().ravel(), atol=1e-6)
 
 
 def test_baseline_rmses_order_on_movielens():
@@ -295,7 +250,9 @@ def test_notebook04_printed_q4_figures_match_a_recomputation():
     assert not layout.is_rated(row, col)
     assert "has NOT rated it" in text
 
-    chosen = re.search(r"sensitivity check \(lr ([\d.e+-]+)\): prediction (-?[\d.]+), observed-entry SSE ([\d.]+)", text)
+    chosen = re.search(
+        r"sensitivity check \(lr ([\d.e+-]+)\): prediction (-?[\d.]+), observed-entry SSE ([\d.]+)", text
+    )
     assert chosen
     lr = float(chosen.group(1))
     res2 = labmf.factorise_gd(A, M, rank, lr=lr, num_epochs=epochs, seed=seed)

@@ -17,13 +17,13 @@ which compute in float64 and return ``A``'s dtype, differ by that rounding, ~1e-
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Callable
 
 import numpy as np
 import torch
 
-from ._validation import DivergenceError, check_binary, check_numpy_seed
+from ._validation import DivergenceError, check_binary, check_lr, check_numpy_seed, check_scalar
 from .metrics import rmse
 from .result import FactorisationResult
 
@@ -64,14 +64,13 @@ def holdout_split(mask, frac: float = 0.1, *, seed) -> tuple[torch.Tensor, torch
     if mask.ndim != 2:
         raise ValueError(f"mask must be 2-D (m x n), got shape {tuple(mask.shape)}")
     check_binary(mask)
-    if isinstance(frac, bool) or not isinstance(frac, Real) or not 0.0 < float(frac) < 1.0:
-        raise ValueError(f"frac must be a number strictly between 0 and 1, got {frac!r}")
+    frac = check_scalar(frac, "frac", float, min_val=0.0, max_val=1.0, include_boundaries="neither")
     rng = np.random.default_rng(check_numpy_seed(seed))
     observed = mask.bool().flatten().nonzero().flatten().numpy()  # row-major order
     nnz = observed.size
     if nnz < 2:
         raise ValueError(f"mask must observe at least 2 entries to split, got {nnz}")
-    n_test = min(max(int(round(float(frac) * nnz)), 1), nnz - 1)
+    n_test = min(max(int(round(frac * nnz)), 1), nnz - 1)
     chosen = observed[rng.permutation(nnz)[:n_test]]
     test = torch.zeros(mask.numel(), dtype=torch.bool)
     test[torch.from_numpy(chosen)] = True
@@ -172,10 +171,8 @@ def fit_with_heldout(
         Final factors; ``losses`` has ``num_epochs + 1`` training SSEs.
     history : HeldoutHistory
     """
-    if isinstance(num_epochs, bool) or not isinstance(num_epochs, Integral) or num_epochs < 1:
-        raise ValueError(f"num_epochs must be an integer >= 1, got {num_epochs!r}")
-    if isinstance(every, bool) or not isinstance(every, Integral) or every < 1:
-        raise ValueError(f"every must be an integer >= 1, got {every!r}")
+    num_epochs = check_scalar(num_epochs, "num_epochs", int, min_val=1)
+    every = check_scalar(every, "every", int, min_val=1)
     if getattr(fit, "__name__", "") == "factorise_autograd":
         raise ValueError(
             "fit must be a memoryless update such as factorise_gd or factorise_sgd; "
@@ -183,9 +180,7 @@ def fit_with_heldout(
             "at every chunk"
         )
     A_t = torch.as_tensor(A)
-    test_b = torch.as_tensor(test_mask).bool()
-    if not bool(test_b.any()):
-        raise ValueError("test_mask observes no entry; nothing to evaluate")
+    test_b = _heldout_mask(test_mask, train_mask, A_t)
     # Draw the start once and warm-start every chunk from it, so the test error at
     # epoch 0 is measured on the very factors that are trained (also without a seed).
     generator = kwargs.pop("generator", None)
@@ -194,7 +189,7 @@ def fit_with_heldout(
     epochs, errs = [0], [rmse(A_t, res.reconstruction, test_b)]
     done, elapsed = 0, 0.0
     while done < num_epochs:
-        todo = min(int(every), num_epochs - done)
+        todo = min(every, num_epochs - done)
         res = fit(A_t, train_mask, rank, num_epochs=todo, init=(res.U, res.V), **kwargs)
         losses.append(res.losses[1:])
         elapsed += res.elapsed
@@ -203,9 +198,28 @@ def fit_with_heldout(
         errs.append(rmse(A_t, res.reconstruction, test_b))
     result = FactorisationResult(
         U=res.U, V=res.V, losses=torch.cat(losses), method=res.method, rank=res.rank,
-        lr=res.lr, num_epochs=int(num_epochs), seed=seed, elapsed=elapsed, info=dict(res.info),
+        lr=res.lr, num_epochs=num_epochs, seed=seed, elapsed=elapsed, info=dict(res.info),
     )
     return result, HeldoutHistory(np.asarray(epochs, dtype=np.int64), np.asarray(errs))
+
+
+def _heldout_mask(test_mask, train_mask, A: torch.Tensor) -> torch.Tensor:
+    """``test_mask`` as a boolean tensor, checked against ``train_mask`` and ``A``."""
+    masks = {}
+    for name, M in (("train_mask", train_mask), ("test_mask", test_mask)):
+        M = torch.as_tensor(M)
+        if tuple(M.shape) != tuple(A.shape):
+            raise ValueError(f"{name} must have A's shape {tuple(A.shape)}, got {tuple(M.shape)}")
+        masks[name] = check_binary(M, name).bool()
+    test_b = masks["test_mask"]
+    if not bool(test_b.any()):
+        raise ValueError("test_mask observes no entry; nothing to evaluate")
+    overlap = int((test_b & masks["train_mask"]).sum())
+    if overlap:
+        # A held-out entry that is also trained on makes the test error optimistic.
+        raise ValueError(f"test_mask and train_mask must be disjoint; {overlap} of the {int(test_b.sum())} "
+                         f"test entries are also in train_mask (use holdout_split)")
+    return test_b
 
 
 def top_n_unrated(prediction, mask, col: int, n: int = 10) -> list[int]:
@@ -234,13 +248,11 @@ def top_n_unrated(prediction, mask, col: int, n: int = 10) -> list[int]:
             f"prediction and mask must be 2-D of the same shape, got {tuple(P.shape)} "
             f"and {tuple(M.shape)}"
         )
-    if isinstance(col, bool) or not isinstance(col, Integral) or not 0 <= col < P.shape[1]:
-        raise ValueError(f"col must be an integer in [0, {P.shape[1]}), got {col!r}")
-    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    col = check_scalar(col, "col", int, min_val=0, max_val=P.shape[1] - 1)
+    n = check_scalar(n, "n", int, min_val=1)
     unrated = (~M[:, col].bool()).nonzero().flatten()
     scores = P[unrated, col].double()
-    order = torch.sort(scores, descending=True, stable=True).indices[: int(n)]
+    order = torch.sort(scores, descending=True, stable=True).indices[:n]
     return [int(i) for i in unrated[order]]
 
 
@@ -294,6 +306,7 @@ def lr_sweep(
     rank : int
     lrs : iterable of float
     num_epochs : int
+        Epochs per rate (>= 1: stability is judged on the losses of those epochs).
     seed : int, optional
         Seed of the start, which is drawn once and shared by every rate (or pass
         ``generator=`` in ``kwargs``).
@@ -305,9 +318,11 @@ def lr_sweep(
     list of LrTrial
         In the order of ``lrs``.
     """
-    lrs = [float(lr) for lr in lrs]
+    lrs = [check_lr(lr, f"lrs[{k}]") for k, lr in enumerate(lrs)]
     if not lrs:
         raise ValueError("lrs must contain at least one learning rate, got none")
+    # With no epoch every rate would look stable, and largest_stable_lr would pick the largest.
+    num_epochs = check_scalar(num_epochs, "num_epochs", int, min_val=1)
     # One start for every rate (drawn once, so runs share it even without a seed).
     generator = kwargs.pop("generator", None)
     start = fit(A, mask, rank, lr=lrs[0], num_epochs=0, seed=seed, generator=generator, **kwargs)
@@ -316,7 +331,7 @@ def lr_sweep(
         seen: list[float] = []
         try:
             res = fit(A, mask, rank, lr=lr, num_epochs=num_epochs, init=(start.U, start.V),
-                      callback=lambda epoch, loss: seen.append(loss), **kwargs)
+                      callback=lambda epoch, loss, seen=seen: seen.append(loss), **kwargs)
         except DivergenceError:
             losses = np.asarray([start.loss] + seen)
             trials.append(LrTrial(lr, losses, None, len(seen) + 1))
@@ -344,6 +359,7 @@ def still_improving(losses, window: int = 100, rtol: float = 0.01) -> bool:
     losses = np.asarray(losses, dtype=np.float64)
     if losses.ndim != 1 or losses.size < 2:
         raise ValueError(f"losses must be 1-D with at least 2 entries, got shape {losses.shape}")
-    window = min(int(window), losses.size - 1)
+    window = min(check_scalar(window, "window", int, min_val=1), losses.size - 1)
+    rtol = check_scalar(rtol, "rtol", float, min_val=0.0)
     before, after = losses[-1 - window], losses[-1]
     return bool(before - after > rtol * abs(after))

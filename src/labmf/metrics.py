@@ -24,9 +24,18 @@ def _masked_residual(target: torch.Tensor, prediction: torch.Tensor, mask) -> tu
             f"{tuple(target.shape)} and {tuple(prediction.shape)}"
         )
     dtype = torch.promote_types(target.dtype, prediction.dtype)
+    if dtype.is_complex:
+        raise TypeError(f"target and prediction must be real, got dtype {dtype}")
     if not dtype.is_floating_point:
         dtype = torch.get_default_dtype()
+    # Half precision overflows at 65504, so its differences are taken in float32
+    # (exactly); float32/64 keep their dtype, so reported figures do not move.
+    if dtype in (torch.float16, torch.bfloat16):
+        dtype = torch.float32
     diff = target.to(dtype) - prediction.to(dtype)
+    if dtype != torch.float64 and not bool(torch.isfinite(diff).all()):
+        # An inf from overflow (not from the inputs) disappears in float64.
+        diff = target.double() - prediction.double()
     if mask is None:
         return diff, diff.numel()
     mask = torch.as_tensor(mask)

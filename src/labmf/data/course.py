@@ -123,8 +123,8 @@ def load_course_ratings(path, *, shape=COURSE_SHAPE) -> torch.Tensor:
     try:
         A = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load fails with KeyError, EOFError, UnpicklingError...
-        raise ValueError(f"ratings file {path} is not readable by torch.load "
-                         f"({type(exc).__name__}: {exc}); expected {expected}") from exc
+        raise ValueError(f"ratings file {path} is not readable by torch.load ({type(exc).__name__}); "
+                         f"expected {expected}") from exc
     if isinstance(A, torch.Tensor) and A.layout != torch.strided:
         raise ValueError(f"ratings file {path} holds a {A.layout} tensor; expected {expected} "
                          f"(save A.to_dense())")
