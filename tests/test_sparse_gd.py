@@ -1,16 +1,15 @@
-"""Sparse inputs and the sparse full-batch GD path against the course's dense loop."""
+"""Sparse inputs and the sparse full-batch GD path against the course's dense loop (:mod:`labmf.lab`)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 import labmf
-from labmf import kernels
+from labmf import kernels, lab
 from labmf.factorise import factorise_gd
 from labmf.sparse import check_sparse_matrix, from_triplets, sparse_triplets, to_sparse
-
-BACKENDS = ["torch"] + (["numba"] if kernels.numba_available() else [])
 
 
 def _ratings(m=150, n=100, density=0.1, seed=0, dtype=torch.float64):
@@ -22,26 +21,15 @@ def _ratings(m=150, n=100, density=0.1, seed=0, dtype=torch.float64):
     return A, M
 
 
-def _course_gd(A, M, U, V, lr, num_epochs):
-    # The course's gd_factorise_masked as factorise_gd documents it (lr times the
-    # product: `lr * E @ V` would round differently).
-    for _ in range(num_epochs):
-        E = (A - U @ V.T) * M
-        U = U + lr * (E @ V)
-        V = V + lr * (E.T @ U)
-    return U, V
-
-
 def _rel(a, b):
     return float((a.double() - b.double()).norm() / b.double().norm())
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_sparse_gd_follows_dense_trajectory(backend):
+def test_sparse_gd_follows_dense_trajectory():
     A, M = _ratings()
     dense = factorise_gd(A, M, rank=5, lr=2e-3, num_epochs=1000, seed=0)
-    sparse = factorise_gd(to_sparse(A, M), rank=5, lr=2e-3, num_epochs=1000, seed=0, backend=backend)
-    assert sparse.info == {"backend": backend, "nnz": int(M.sum()), "sparse": True}
+    sparse = factorise_gd(to_sparse(A, M), rank=5, lr=2e-3, num_epochs=1000, seed=0)
+    assert sparse.info == {"backend": "numba", "nnz": int(M.sum()), "sparse": True}
     assert dense.losses[-1] < 0.2 * dense.losses[0]  # it did learn something
     # float64 on both sides: only the summation order differs; measured ~1e-15.
     assert _rel(sparse.U, dense.U) < 1e-10
@@ -63,12 +51,20 @@ def test_sparse_gd_float32_course_dtype():
 
 def test_dense_default_is_the_course_code():
     A, M = _ratings(m=40, n=30, dtype=torch.float32)
-    g = torch.Generator().manual_seed(4)
-    U0, V0 = torch.rand(40, 3, generator=g), torch.rand(30, 3, generator=g)
-    res = factorise_gd(A, M, rank=3, lr=1e-3, num_epochs=50, init=(U0, V0))
-    U, V = _course_gd(A, M, U0, V0, 1e-3, 50)
+    torch.manual_seed(4)
+    U, V = lab.gd_factorise_masked(A, M, 3, num_epochs=50, lr=1e-3)
+    res = factorise_gd(A, M, rank=3, lr=1e-3, num_epochs=50, seed=4)
     assert torch.equal(res.U, U) and torch.equal(res.V, V)
     assert "sparse" not in res.info
+
+
+def test_sparse_gd_follows_lab_code():
+    # The sparse kernel against the readable course code itself (float64 both sides).
+    A, M = _ratings(m=40, n=30)
+    torch.manual_seed(6)
+    U, V = lab.gd_factorise_masked(A, M, 3, num_epochs=200, lr=1e-3)
+    res = factorise_gd(to_sparse(A, M), rank=3, lr=1e-3, num_epochs=200, seed=6)
+    assert _rel(res.U, U) < 1e-10 and _rel(res.V, V) < 1e-10
 
 
 def test_sparse_flag_routes():
@@ -83,29 +79,36 @@ def test_sparse_flag_routes():
     assert torch.equal(c.U, d.U) and torch.equal(c.losses, d.losses)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_same_seed_bit_identical(backend):
+def test_same_seed_bit_identical():
     As = to_sparse(*_ratings(m=60, n=40))
-    a = factorise_gd(As, rank=4, lr=1e-3, num_epochs=40, seed=9, backend=backend)
-    b = factorise_gd(As, rank=4, lr=1e-3, num_epochs=40, seed=9, backend=backend)
+    a = factorise_gd(As, rank=4, lr=1e-3, num_epochs=40, seed=9)
+    b = factorise_gd(As, rank=4, lr=1e-3, num_epochs=40, seed=9)
     assert torch.equal(a.U, b.U) and torch.equal(a.V, b.V) and torch.equal(a.losses, b.losses)
+    c = factorise_gd(As, rank=4, lr=1e-3, num_epochs=40, seed=10)
+    assert not torch.equal(a.U, c.U)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_sparse_gd_divergence_raises(backend):
+def test_sparse_gd_divergence_raises():
     As = to_sparse(*_ratings(m=60, n=40))
     with pytest.raises(labmf.DivergenceError, match="gd diverged"):
-        factorise_gd(As, rank=4, lr=1.0, num_epochs=200, seed=0, backend=backend)
+        factorise_gd(As, rank=4, lr=1.0, num_epochs=200, seed=0)
+
+
+def test_sparse_gd_loss_non_increasing_at_small_lr():
+    As = to_sparse(*_ratings(m=60, n=40))
+    res = factorise_gd(As, rank=4, lr=1e-4, num_epochs=200, seed=0)
+    assert bool((torch.diff(res.losses) <= 0).all())
+    assert res.losses[-1] < res.losses[0]
 
 
 def test_callback_and_losses_match_dense():
     A, M = _ratings(m=40, n=30)
     seen = {"dense": [], "sparse": []}
     kw = dict(rank=3, lr=1e-3, num_epochs=7, seed=1)
-    factorise_gd(A, M, callback=lambda e, l: seen["dense"].append((e, l)), **kw)
-    factorise_gd(A, M, sparse=True, callback=lambda e, l: seen["sparse"].append((e, l)), **kw)
+    factorise_gd(A, M, callback=lambda e, loss: seen["dense"].append((e, loss)), **kw)
+    factorise_gd(A, M, sparse=True, callback=lambda e, loss: seen["sparse"].append((e, loss)), **kw)
     assert [e for e, _ in seen["dense"]] == [e for e, _ in seen["sparse"]] == list(range(1, 8))
-    for (_, x), (_, y) in zip(seen["dense"], seen["sparse"]):
+    for (_, x), (_, y) in zip(seen["dense"], seen["sparse"], strict=True):
         assert y == pytest.approx(x, rel=1e-12)
 
 
@@ -115,6 +118,7 @@ def test_zero_epochs():
     b = factorise_gd(A, M, rank=2, num_epochs=0, seed=0, sparse=True)
     assert a.losses.shape == b.losses.shape == (1,)
     assert float(b.losses[0]) == pytest.approx(float(a.losses[0]), rel=1e-12)
+    assert torch.equal(a.U, b.U) and torch.equal(a.V, b.V)  # both are the seeded start
 
 
 # ------------------------------------------------------------- input checks
@@ -127,9 +131,9 @@ def test_sparse_input_checks():
         factorise_gd(As, M, rank=2)
     with pytest.raises(TypeError, match="sparse must be None, True or False, got 'yes'"):
         factorise_gd(A, M, rank=2, sparse="yes")
-    with pytest.raises(ValueError, match=r"backend must be 'auto' or one of \[.*'torch'\], got 'gpu'"):
-        factorise_gd(As, rank=2, backend="gpu")
-    with pytest.raises(ValueError, match="rank must be between 1 and min"):
+    with pytest.raises(TypeError, match="backend"):  # the parameter is gone: one kernel per path
+        factorise_gd(As, rank=2, backend="numba")
+    with pytest.raises(ValueError, match=r"rank must be in \[1, 10\], got 11"):
         factorise_gd(As, rank=11)
     bad = torch.sparse_coo_tensor([[0, 1], [0, 1]], [1.0, float("nan")], (3, 3), check_invariants=True)
     with pytest.raises(ValueError, match=r"A must be finite; found 1 NaN/inf value\(s\), first at A\[1, 1\] = nan"):
@@ -142,7 +146,7 @@ def test_sparse_input_checks():
         check_sparse_matrix(cube)
 
 
-@pytest.mark.parametrize("fn", [labmf.factorise_autograd, labmf.truncated_svd])
+@pytest.mark.parametrize("fn", [labmf.factorise_autograd, labmf.factorise_svd])
 def test_dense_only_algorithms_reject_sparse(fn):
     As = to_sparse(labmf.lab_matrix())
     with pytest.raises(TypeError, match=f"{fn.__name__} needs a dense A, got a sparse tensor"):
@@ -177,40 +181,40 @@ def test_from_triplets_checks():
 # ------------------------------------------------- compiled kernel variants
 
 
-@pytest.mark.skipif("numba" not in BACKENDS, reason="numba not installed")
-@pytest.mark.parametrize("rank", [1, 3, 5])
-def test_unrolled_gd_kernel_bit_identical_to_generic(rank):
-    import numpy as np
+def _gd_runs(rows, cols, vals, U0, V0, num_epochs=20):
+    """``kernels.gd_epochs`` specialised and generic from one start: two (U, V, losses)."""
+    out = []
+    for specialise in (True, False):
+        U, V, losses = U0.copy(), V0.copy(), np.empty(num_epochs)
+        assert kernels.gd_epochs(rows, cols, vals, U, V, 1e-3, num_epochs, losses, specialise=specialise) == num_epochs
+        out.append((U, V, losses))
+    return out
 
-    nk = kernels.load_numba_kernels()
+
+@pytest.mark.parametrize("rank", [1, 3, 5, kernels.MAX_UNROLLED_RANK])
+def test_rank_specialised_gd_kernel_bit_identical_to_generic(rank):
     A, M = _ratings(m=50, n=30, seed=rank)
     rows, cols, vals = sparse_triplets(to_sparse(A, M))
+    assert kernels._gd_kernel(rows, rank) is not kernels._gd_generic  # the specialised one runs
     rng = np.random.default_rng(rank)
-    U0, V0 = rng.random((50, rank)), rng.random((30, rank))
-    out = []
-    for kernel in (nk.gd_epochs_generic, nk.gd_epochs_unrolled(rank)):
-        U, V, losses = U0.copy(), V0.copy(), np.empty(20)
-        assert kernel(rows, cols, vals, U, V, 1e-3, 20, losses) == 20
-        out.append((U, V, losses))
-    for a, b in zip(*out):
-        assert np.array_equal(a, b)
+    a, b = _gd_runs(rows, cols, vals, rng.random((50, rank)), rng.random((30, rank)))
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x, y)
 
 
-@pytest.mark.skipif("numba" not in BACKENDS, reason="numba not installed")
+def test_gd_generic_kernel_beyond_max_unrolled_rank():
+    rows = np.array([0, 0, 1], dtype=np.int64)
+    assert kernels._gd_kernel(rows, kernels.MAX_UNROLLED_RANK + 1) is kernels._gd_generic
+
+
 def test_gd_dispatch_falls_back_for_unsorted_rows():
-    import numpy as np
-
-    nk = kernels.load_numba_kernels()
     rows = np.array([1, 0, 1], dtype=np.int64)  # not grouped by row
     cols = np.array([0, 1, 1], dtype=np.int64)
     vals = np.array([1.0, 2.0, 3.0])
-    out = []
-    for kernel in (nk.gd_epochs, nk.gd_epochs_generic):
-        U, V, losses = np.full((2, 2), 0.5), np.full((2, 2), 0.5), np.empty(5)
-        kernel(rows, cols, vals, U, V, 0.1, 5, losses)
-        out.append((U, V, losses))
-    for a, b in zip(*out):
-        assert np.array_equal(a, b)
+    assert kernels._gd_kernel(rows, 2) is kernels._gd_generic
+    a, b = _gd_runs(rows, cols, vals, np.full((2, 2), 0.5), np.full((2, 2), 0.5), num_epochs=5)
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x, y)
 
 
 def test_duplicate_sparse_entries_are_refused():
