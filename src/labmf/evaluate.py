@@ -1,17 +1,11 @@
-"""Held-out evaluation: seeded splits of the observed entries and training curves.
+"""Held-out evaluation of the lab's factorisations: splits, held-out curves, lr sweeps.
 
 A rating matrix is judged on ratings the model never saw. :func:`holdout_split`
-divides the observed entries of a mask into a training and a test mask;
-:func:`kfold_indices` does the same for k-fold cross-validation over a list of
-ratings (index triplets). Both are deterministic given ``seed``, so a notebook
-that prints a held-out RMSE prints the same number on every run.
-
-:func:`fit_with_heldout` trains a factorisation while recording the held-out
-RMSE every few epochs (the algorithms' ``callback`` only sees the training loss,
-so training is run in chunks that warm-start from the previous factors; for the
-dense full-batch GD this gives the uninterrupted run's factors bit for bit, and its
-losses up to float rounding at the chunk boundaries; the per-entry and sparse paths,
-which compute in float64 and return ``A``'s dtype, differ by that rounding, ~1e-7).
+divides the observed entries of a mask into disjoint training and test masks,
+deterministically given ``seed``, so a printed held-out RMSE is the same on every run.
+:func:`kfold_indices` does the same for k-fold cross-validation over a list of ratings.
+:func:`fit_with_heldout` records the held-out RMSE while training, :func:`lr_sweep`
+tries learning rates and :func:`top_n_unrated` recommends from a prediction.
 """
 
 from __future__ import annotations
@@ -139,13 +133,11 @@ def fit_with_heldout(
 ) -> tuple[FactorisationResult, HeldoutHistory]:
     """Train ``fit`` on ``train_mask`` and record the RMSE on ``test_mask``.
 
-    Training runs in chunks of ``every`` epochs, each warm-started (``init=``) from
-    the factors of the previous chunk, and the test RMSE is measured between
-    chunks. For the dense full-batch GD (``factorise_gd``) the final factors are
-    bit-identical to one uninterrupted run (float64-internal paths: to ~1e-7, the
-    rounding to ``A``'s dtype at each boundary); the per-epoch training
-    losses agree up to float rounding (the loss at a chunk boundary is summed by
-    :func:`labmf.metrics.reconstruction_sse` rather than inside the loop).
+    The ``callback`` of an algorithm sees only the training loss, so training runs
+    in chunks of ``every`` epochs, each warm-started (``init=``) from the previous
+    chunk's factors, and the test RMSE is measured between chunks. For the dense
+    GD the factors equal one uninterrupted run's bit for bit; paths that round to
+    ``A``'s dtype at each chunk boundary agree to that rounding (~1e-7).
 
     Parameters
     ----------
@@ -154,7 +146,8 @@ def fit_with_heldout(
         init=)``: :func:`labmf.factorise_gd` or :func:`labmf.factorise_sgd` (an
         optimiser with state, :func:`labmf.factorise_autograd`, is refused).
     A : Tensor, shape (m, n)
-    train_mask, test_mask : Tensor, shape (m, n)
+    train_mask, test_mask : Tensor of 0/1 or bool, shape (m, n)
+        Disjoint (e.g. from :func:`holdout_split`).
     rank : int
     num_epochs : int
         Total number of epochs (>= 1).
@@ -174,11 +167,8 @@ def fit_with_heldout(
     num_epochs = check_scalar(num_epochs, "num_epochs", int, min_val=1)
     every = check_scalar(every, "every", int, min_val=1)
     if getattr(fit, "__name__", "") == "factorise_autograd":
-        raise ValueError(
-            "fit must be a memoryless update such as factorise_gd or factorise_sgd; "
-            "factorise_autograd's optimiser state (e.g. Adam's moments) would restart "
-            "at every chunk"
-        )
+        raise ValueError("fit must be a memoryless update such as factorise_gd or factorise_sgd; "
+                         "factorise_autograd's optimiser state (e.g. Adam's moments) would restart at every chunk")
     A_t = torch.as_tensor(A)
     test_b = _heldout_mask(test_mask, train_mask, A_t)
     # Draw the start once and warm-start every chunk from it, so the test error at
@@ -225,11 +215,13 @@ def _heldout_mask(test_mask, train_mask, A: torch.Tensor) -> torch.Tensor:
 def top_n_unrated(prediction, mask, col: int, n: int = 10) -> list[int]:
     """Rows with the highest predictions in column ``col`` among its unrated entries.
 
+    In the lab's movies x users layout: the movies to recommend to user ``col``.
+
     Parameters
     ----------
-    prediction : Tensor, shape (m, n_cols)
+    prediction : Tensor, shape (n_movies, n_users)
         Predicted ratings (e.g. ``U @ V.T``).
-    mask : Tensor, shape (m, n_cols)
+    mask : Tensor, shape (n_movies, n_users)
         1 where a rating exists: those rows are never recommended.
     col : int
         The user (column).
@@ -244,10 +236,8 @@ def top_n_unrated(prediction, mask, col: int, n: int = 10) -> list[int]:
     P = torch.as_tensor(prediction)
     M = torch.as_tensor(mask)
     if P.ndim != 2 or tuple(P.shape) != tuple(M.shape):
-        raise ValueError(
-            f"prediction and mask must be 2-D of the same shape, got {tuple(P.shape)} "
-            f"and {tuple(M.shape)}"
-        )
+        raise ValueError(f"prediction and mask must be 2-D of the same shape, got {tuple(P.shape)} "
+                         f"and {tuple(M.shape)}")
     col = check_scalar(col, "col", int, min_val=0, max_val=P.shape[1] - 1)
     n = check_scalar(n, "n", int, min_val=1)
     unrated = (~M[:, col].bool()).nonzero().flatten()
@@ -318,6 +308,8 @@ def lr_sweep(
     list of LrTrial
         In the order of ``lrs``.
     """
+    if not hasattr(lrs, "__iter__"):
+        raise TypeError(f"lrs must be an iterable of learning rates, got {lrs!r}")
     lrs = [check_lr(lr, f"lrs[{k}]") for k, lr in enumerate(lrs)]
     if not lrs:
         raise ValueError("lrs must contain at least one learning rate, got none")
@@ -344,9 +336,7 @@ def largest_stable_lr(trials) -> float:
     """The largest learning rate whose trial is :attr:`LrTrial.stable`."""
     stable = [t.lr for t in trials if t.stable]
     if not stable:
-        raise ValueError(
-            f"no learning rate was stable among {[t.lr for t in trials]}; try smaller ones"
-        )
+        raise ValueError(f"no learning rate was stable among {[t.lr for t in trials]}; try smaller ones")
     return max(stable)
 
 
