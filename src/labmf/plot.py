@@ -45,6 +45,12 @@ def plot_loss_curves(
     """
     if isinstance(results, FactorisationResult):
         results = {results.method: results}
+    if not isinstance(results, Mapping):
+        raise TypeError(f"results must be a FactorisationResult or a mapping label -> result, "
+                        f"got {type(results).__name__}")
+    for label, res in results.items():
+        if not isinstance(res, FactorisationResult):
+            raise TypeError(f"results[{label!r}] must be a FactorisationResult, got {type(res).__name__}")
     if ax is None:
         _, ax = _pyplot().subplots(figsize=(6, 3.6))
     for label, res in results.items():
@@ -82,6 +88,8 @@ def plot_seed_spread(
     truth : mapping label -> float, optional
         Drawn as a short horizontal bar at each group.
     """
+    if not isinstance(values, Mapping):
+        raise TypeError(f"values must be a mapping label -> sequence of floats, got {type(values).__name__}")
     if ax is None:
         _, ax = _pyplot().subplots(figsize=(6, 3.6))
     labels = list(values)
