@@ -1,6 +1,6 @@
 """labmf's BiasedMF against Surprise on the same cross-validation folds.
 
-Every model is scored by :func:`labmf.recommender.cross_validate` on one set of
+Every model is scored by :func:`labmf.recsys.cross_validate` on one set of
 5 folds of the embedded ml-latest-small (100,004 ratings; folds from
 ``kfold_indices(n, 5, seed=0)``), so all models train and test on exactly the
 same rows. Baseline for the ratios: **Surprise SVD with its default settings**
@@ -23,20 +23,19 @@ Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_recommender.py``.
 
 from __future__ import annotations
 
-import numpy as np
-
 import _harness as H
+import numpy as np
 
 H.setup()
 
-from labmf.data import data_dir, load_movielens  # noqa: E402
-from labmf.evaluate import kfold_indices  # noqa: E402
-from labmf.recommender import (  # noqa: E402
+from labmf.data import data_dir, load_movielens  # noqa: E402 - after H.setup(), which pins the thread count
+from labmf.recsys import (  # noqa: E402 - after H.setup(), as above
     TUNED,
     BiasedMF,
     Ensemble,
     SurpriseModel,
     cross_validate,
+    kfold_indices,
 )
 
 QUICK = H.quick()
