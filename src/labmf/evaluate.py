@@ -73,36 +73,6 @@ def holdout_split(mask, frac: float = 0.1, *, seed) -> tuple[torch.Tensor, torch
     return train.to(mask.dtype), test.to(mask.dtype)
 
 
-def kfold_indices(n: int, k: int = 5, *, seed) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Split ``range(n)`` into ``k`` folds after a seeded permutation.
-
-    Parameters
-    ----------
-    n : int
-        Number of ratings (triplets) to split.
-    k : int
-        Number of folds, ``2 <= k <= n``. Fold sizes differ by at most one.
-    seed : int or numpy.random.Generator
-
-    Returns
-    -------
-    list of (train_idx, test_idx)
-        ``k`` pairs of sorted int64 arrays; the test folds partition ``range(n)``
-        and each ``train_idx`` is the complement of its ``test_idx``.
-    """
-    if isinstance(n, bool) or not isinstance(n, Integral) or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
-    if isinstance(k, bool) or not isinstance(k, Integral) or not 2 <= k <= n:
-        raise ValueError(f"k must be an integer between 2 and n = {n}, got {k!r}")
-    perm = np.random.default_rng(check_numpy_seed(seed)).permutation(int(n)).astype(np.int64)
-    folds = np.array_split(perm, int(k))
-    out = []
-    for i, test in enumerate(folds):
-        train = np.concatenate([f for j, f in enumerate(folds) if j != i])
-        out.append((np.sort(train), np.sort(test)))
-    return out
-
-
 @dataclass(frozen=True, eq=False)
 class HeldoutHistory:
     """Held-out error recorded during training.
