@@ -195,11 +195,11 @@ def print_table(title: str, header: Sequence[str], rows: Iterable[Sequence], fil
     rows = [[str(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     print(f"\n{title}", file=file)
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)), file=file)
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), file=file)
     print("  ".join("-" * w for w in widths), file=file)
     for r in rows:
         # Text left, numbers right: the first column is a label.
-        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
         print("  ".join(cells), file=file)
 
 
