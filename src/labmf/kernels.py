@@ -14,8 +14,8 @@ that is not the one tested.
 
 Exactness: the SGD kernel performs the float64 operations of
 :func:`labmf.lab.sgd_factorise` in the same order (dot product accumulated
-``k = 0 .. r-1``, ``step = lr * (a - dot)``, the ``U`` row first, then the ``V``
-row from the new ``U`` row). It is compiled without ``fastmath``, so LLVM may
+``k = 0 .. r-1``, which is torch's order for up to 4 terms; ``step = lr * (a - dot)``;
+the ``U`` row first, then the ``V`` row from the new ``U`` row). It is compiled without ``fastmath``, so LLVM may
 neither reassociate the sums nor fuse a multiply and an add into an FMA.
 
 The full-batch GD kernels follow the course's update but sum in another order
@@ -244,7 +244,11 @@ def _gd_kernel(rows, rank: int):
 
 
 def sgd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses) -> int:
-    """Per-entry SGD epochs, compiled; bit-identical to :func:`labmf.lab.sgd_factorise` in float64."""
+    """Per-entry SGD epochs, compiled; :func:`labmf.lab.sgd_factorise`'s float64 arithmetic.
+
+    Bit-identical to it up to rank 4; from rank 5 torch's ``sum`` in lab.py adds
+    the dot product in another order, so they agree to rounding (~1e-15).
+    """
     num_epochs = check_kernel_arrays(rows, cols, vals, U, V, num_epochs, losses)
     return int(_sgd_compiled(rows, cols, vals, U, V, float(lr), num_epochs, losses))
 
