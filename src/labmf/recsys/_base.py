@@ -16,27 +16,15 @@ import torch
 
 from .._validation import check_scalar
 
-__all__ = [
-    "RatingModel",
-    "Triplets",
-    "index_array",
-    "rating_array",
-    "check_triplets",
-    "check_pairs",
-    "check_in_range",
-    "check_bool",
-    "check_fitted",
-]
+__all__ = ["RatingModel", "Triplets", "index_array", "rating_array", "check_triplets", "check_pairs",
+           "check_in_range", "check_bool", "check_fitted"]
 
 _INT64_MAX = np.iinfo(np.int64).max
 
 
 class RatingModel:
-    """scikit-learn style parameters: ``__init__`` stores its arguments verbatim.
-
-    ``get_params`` / ``set_params`` / ``repr`` read the names from the
-    ``__init__`` signature; ``fit`` validates the values.
-    """
+    """scikit-learn style: ``__init__`` stores its arguments verbatim, ``fit`` validates
+    them, ``get_params`` and ``repr`` read their names from the ``__init__`` signature."""
 
     @classmethod
     def _signature(cls) -> dict[str, inspect.Parameter]:
@@ -51,20 +39,6 @@ class RatingModel:
             elif name != "self":
                 out[name] = getattr(self, name)
         return out
-
-    def set_params(self, **params):
-        """Set constructor arguments by name; returns ``self``. Checked by the next ``fit``."""
-        sig = self._signature()
-        extra = next((n for n, p in sig.items() if p.kind is p.VAR_KEYWORD), None)
-        for name, value in params.items():
-            if name in sig and name not in ("self", extra):
-                setattr(self, name, value)
-            elif extra is not None:
-                getattr(self, extra)[name] = value
-            else:
-                raise ValueError(f"{name!r} is not a parameter of {type(self).__name__}; "
-                                 f"valid: {sorted(self.get_params())}")
-        return self
 
     def __repr__(self) -> str:
         sig = self._signature()

@@ -35,26 +35,11 @@ def _sgd_epoch(user, item, rating, order, mu, bu, bi, P, Q, lr, reg, lr_bias, re
         P[u]  += lr * (e * Q[i] - reg * P[u])     # both rows from their old values
         Q[i]  += lr * (e * P[u] - reg * Q[i])
 
-    Parameters
-    ----------
-    user, item : int32 or int64 array, shape (nnz,)
-        Indices into ``bu``/``P`` and ``bi``/``Q`` (unchecked: the caller validates them).
-    rating : float64 array, shape (nnz,)
-    order : int32 or int64 array, shape (nnz,)
-        A permutation of ``range(nnz)``.
-    mu : float
-        The global mean (fixed).
-    bu, bi : float64 arrays, shapes (n_users,), (n_items,)
-        Updated in place.
-    P, Q : C-contiguous float64 arrays, shapes (n_users, rank), (n_items, rank)
-        Updated in place.
-    lr, reg, lr_bias, reg_bias : float
-
-    Returns
-    -------
-    float
-        Sum over the sweep of ``e**2``, each error measured just before its own
-        update (the "progressive" training loss; NaN/inf once training diverges).
+    ``user``, ``item`` (int32 or int64, shape (nnz,), unchecked: the caller validates
+    them) index ``bu``/``P`` (n_users, rank) and ``bi``/``Q`` (n_items, rank), which are
+    updated in place; ``order`` is a permutation of ``range(nnz)``. Returns the sum of
+    ``e**2`` over the sweep, each error measured just before its own update (NaN/inf
+    once training diverges).
     """
     k = P.shape[1]
     shrink = 1.0 - lr * reg

@@ -234,23 +234,9 @@ class BiasedMF(RatingModel):
 
 
 def top_n(scores, n, *, exclude=None, item_counts=None, min_item_ratings=1):
-    """The ``n`` best-scored items, ties to the lower index.
-
-    Parameters
-    ----------
-    scores : ndarray, shape (n_items,)
-    n : int
-    exclude : ndarray of int, optional
-        Items left out (e.g. the ones the user rated).
-    item_counts : ndarray of int, shape (n_items,), optional
-        Training ratings per item, for ``min_item_ratings``.
-    min_item_ratings : int, default 1
-
-    Returns
-    -------
-    items : ndarray of int64, shape (<= n,)
-    scores : ndarray of float64, shape (<= n,)
-    """
+    """The ``n`` best of ``scores`` (shape (n_items,)), ties to the lower index, leaving out
+    ``exclude`` and the items with fewer than ``min_item_ratings`` in ``item_counts``.
+    Returns ``(items, scores)``, each of shape (<= n,)."""
     n = check_scalar(n, "n", int, min_val=1)
     min_item_ratings = check_scalar(min_item_ratings, "min_item_ratings", int, min_val=0)
     allowed = np.ones(scores.shape[0], dtype=bool) if item_counts is None else item_counts >= min_item_ratings
