@@ -1,21 +1,34 @@
 """labmf: low-rank matrix factorisation and matrix completion in PyTorch.
 
-The flat public API::
+Quick start::
 
     import labmf
-    res = labmf.factorise_sgd(labmf.lab_matrix(), rank=2, seed=0)
-    res.U, res.V, res.losses
+    A = labmf.lab_matrix()                         # the lab's 3 x 3 matrix
+    res = labmf.factorise_sgd(A, rank=2, seed=0)   # per-entry SGD, reproducible
+    res.U, res.V, res.losses, res.loss             # factors, SSE per epoch, final SSE
 
-Modules, one concern each: ``factorise`` (algorithms), ``kernels`` / ``sparse``
-(inner loops, sparse inputs), ``metrics`` (SSE/RMSE over masks), ``data`` (lab
-matrices, MovieLens, course files, downloads), ``evaluate`` (splits, hold-out
-curves), ``baselines``, ``recommender`` (biased MF, cross-validation), ``plot``,
-``answers`` and ``report`` (the lab report).
+Where things are (one home for each):
+
+- ``labmf.lab``: the handout's four functions, written plainly (read this first):
+  ``sgd_factorise``, ``truncated_svd``, ``sgd_factorise_masked``, ``gd_factorise_masked``.
+- ``labmf.factorise``: the same algorithms, fast and general, one shape
+  ``fn(A, mask=None, rank, *, lr, num_epochs, seed | generator, init, callback,
+  progress) -> FactorisationResult``: ``factorise_sgd``, ``factorise_gd``,
+  ``factorise_autograd``, ``factorise_svd``.
+- ``labmf.kernels``: the compiled (numba) inner loops behind them.
+- ``labmf.metrics``: SSE / MSE / RMSE / MAE over a mask.
+- ``labmf.data``: the lab's matrices, embedded MovieLens, course files, downloads.
+- ``labmf.sparse``: sparse inputs (``from_triplets``, ``to_sparse``).
+- ``labmf.evaluate``: hold-out splits, learning-rate probes, held-out curves.
+- ``labmf.recsys``: the recommender: ``BiasedMF``, baselines, ``Ensemble``,
+  ``cross_validate``, and an adapter for Surprise.
+- ``labmf.plot``: loss curves and seed spreads.
+
+Everything runs on the CPU; tensors on another device are refused with a clear error.
 """
 
 from . import data, evaluate, lab, metrics, plot, recsys, sparse
 from ._validation import DivergenceError
-from .recsys import BiasBaseline, GlobalMean, ItemMean
 from .data import (
     DownloadError,
     LabLayout,
@@ -34,30 +47,30 @@ from .data import (
 from .evaluate import fit_with_heldout, holdout_split, lr_sweep, top_n_unrated
 from .factorise import OPTIMISERS, factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
 from .lab import gd_factorise_masked, sgd_factorise, sgd_factorise_masked
-
-truncated_svd = factorise_svd  # TEMPORARY until the notebooks call factorise_svd
 from .metrics import mae, mse, reconstruction_sse, rmse, sse
 from .plot import plot_loss_curves, plot_seed_spread
-from .recsys import BiasedMF, CVResult, Ensemble, cross_validate, kfold_indices
+from .recsys import BiasBaseline, BiasedMF, CVResult, Ensemble, GlobalMean, ItemMean, cross_validate, kfold_indices
 from .result import FactorisationResult
 from .sparse import from_triplets, to_sparse
+
+truncated_svd = factorise_svd  # TEMPORARY until the notebooks call factorise_svd
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # the handout's functions (labmf.lab)
+    "sgd_factorise",
+    "truncated_svd",
+    "sgd_factorise_masked",
+    "gd_factorise_masked",
     # algorithms and their result
     "FactorisationResult",
     "factorise_sgd",
     "factorise_gd",
     "factorise_autograd",
     "factorise_svd",
-    "truncated_svd",
     "OPTIMISERS",
     "DivergenceError",
-    # the handout's signatures
-    "sgd_factorise",
-    "sgd_factorise_masked",
-    "gd_factorise_masked",
     # metrics
     "sse",
     "mse",
@@ -80,29 +93,29 @@ __all__ = [
     "DownloadError",
     "from_triplets",
     "to_sparse",
-    # evaluation and recommenders
+    # evaluation
     "holdout_split",
-    "kfold_indices",
     "fit_with_heldout",
     "lr_sweep",
     "top_n_unrated",
+    # recommender
     "GlobalMean",
-    "MovieMean",
+    "ItemMean",
     "BiasBaseline",
     "BiasedMF",
     "Ensemble",
     "CVResult",
     "cross_validate",
+    "kfold_indices",
     # plots
     "plot_loss_curves",
     "plot_seed_spread",
     # submodules
-    "baselines",
     "data",
-    "lab",
     "evaluate",
+    "lab",
     "metrics",
     "plot",
-    "recommender",
+    "recsys",
     "sparse",
 ]
