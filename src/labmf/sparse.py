@@ -2,30 +2,24 @@
 
 A ratings matrix is mostly empty (MovieLens' top-1000-movie layout of
 ml-latest-small is 91% empty; the course's 1000 x 10000 Netflix tensor, which we
-could not obtain, is built from the most active users and so is denser). labmf's algorithms accept it as a 2-D ``torch.sparse_coo_tensor``
-(CSR/CSC also accepted, converted) whose *stored* entries are the observed
+could not obtain, is built from the most active users and so is denser).
+labmf's algorithms accept it as a 2-D ``torch.sparse_coo_tensor`` (CSR/CSC also
+accepted, converted) whose *stored* entries are the observed
 ones: a stored 0.0 is an observed value 0, an absent cell is unobserved. No mask
 is given with a sparse ``A``.
 
 Internally every sparse path works on triplets ``(rows, cols, vals)`` in
 row-major order, the order of the handout's double loop, so the per-entry SGD on
 a sparse ``A`` is the same computation as on the dense ``A`` with the mask of
-its stored entries.
-
-This module also holds the sparse full-batch GD epochs (the course's
-``gd_factorise_masked`` on observed entries): ``gd_epochs_torch`` is the readable
-torch version, ``gd_epochs_numba`` the compiled one; both follow the dense
-update exactly, up to the order of floating-point sums.
+its stored entries. The compiled loops on the triplets are in :mod:`labmf.kernels`.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
-from . import kernels as _kernels
+from ._validation import check_mask, check_matrix, check_scalar
 
 __all__ = [
     "is_sparse",
@@ -34,9 +28,6 @@ __all__ = [
     "to_sparse",
     "sparse_triplets",
     "observed_triplets",
-    "gd_epochs_torch",
-    "gd_epochs_numba",
-    "GD_KERNELS",
 ]
 
 _SPARSE_LAYOUTS = (torch.sparse_coo, torch.sparse_csr, torch.sparse_csc)
@@ -78,19 +69,13 @@ def check_sparse_matrix(A, name: str = "A") -> torch.Tensor:
     if not A.is_floating_point():
         A = A.to(torch.get_default_dtype())
     if not A.is_coalesced():
-        nnz = A._nnz()
-        C = A.coalesce()
-        if C._nnz() < nnz:
-            idx = A._indices()  # the raw, uncoalesced indices
-            key = idx[0] * A.shape[1] + idx[1]
-            uniq, counts = torch.unique(key, return_counts=True)
-            first = int(uniq[counts > 1][0])
+        k, first = _repeated_pairs(A._indices()[0], A._indices()[1], A.shape[1])
+        if k:
             raise ValueError(
-                f"{name} stores {nnz - C._nnz()} duplicate entr(y/ies), first at "
-                f"{name}[{first // A.shape[1]}, {first % A.shape[1]}]; torch would sum them. "
-                "Keep one value per (row, col)"
+                f"{name} stores {k} duplicate (row, col) pair(s), first at {name}[{first[0]}, {first[1]}]; "
+                "torch would sum them. Keep one value per (row, col)"
             )
-        A = C
+        A = A.coalesce()
     if A._nnz() == 0:
         raise ValueError(f"{name} stores no entry (nnz = 0); nothing to fit")
     vals = A.values()
@@ -105,17 +90,45 @@ def check_sparse_matrix(A, name: str = "A") -> torch.Tensor:
     return A
 
 
+def _repeated_pairs(rows: torch.Tensor, cols: torch.Tensor, n: int) -> tuple[int, tuple[int, int] | None]:
+    """How many ``(row, col)`` pairs occur more than once, and the first of them."""
+    # rows < m and cols < n with m * n < 2**63 (torch's limit on a tensor's cells), so the
+    # row-major key cannot overflow int64.
+    key = np.sort((rows * n + cols).numpy())
+    repeated = key[1:][key[1:] == key[:-1]]
+    if not repeated.size:
+        return 0, None
+    return int(np.unique(repeated).size), divmod(int(repeated[0]), n)
+
+
+def _as_indices(x, name: str, bound: int) -> torch.Tensor:
+    """``x`` as an int64 tensor with values in ``[0, bound)``, or raise naming ``name``."""
+    t = torch.as_tensor(x)
+    if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
+        raise TypeError(f"{name} must hold integers, got dtype {t.dtype}")
+    if t.ndim == 1 and t.numel():
+        # uint64 has no min/max in torch and would wrap past 2**63: bound-check in numpy first.
+        v = t.numpy() if t.dtype == torch.uint64 else t
+        lo, hi = int(v.min()), int(v.max())
+        if lo < 0 or hi >= bound:
+            raise ValueError(f"{name} must lie in [0, {bound}), got values in [{lo}, {hi}]")
+    return t.to(torch.int64)
+
+
 def from_triplets(rows, cols, vals, shape, dtype: torch.dtype | None = None) -> torch.Tensor:
     """Build a sparse ``A`` from observed entries ``A[rows[i], cols[i]] = vals[i]``.
 
     Parameters
     ----------
     rows, cols : array-like of int, shape (nnz,)
-    vals : array-like of float, shape (nnz,)
+        Any integer dtype (uint64 included); floats are refused rather than truncated.
+    vals : array-like of real numbers, shape (nnz,)
+        Complex values are refused (their imaginary part would be lost).
     shape : (int, int)
-        ``(m, n)``.
+        ``(m, n)``, positive integers; floats, even integral ones like ``3.0``, are
+        refused, as a float shape usually means a computation went wrong.
     dtype : torch.dtype, optional
-        Value dtype (default: ``vals``' floating dtype, else torch's default).
+        Floating value dtype (default: ``vals``' floating dtype, else torch's default).
 
     Returns
     -------
@@ -123,40 +136,36 @@ def from_triplets(rows, cols, vals, shape, dtype: torch.dtype | None = None) -> 
 
     Raises
     ------
+    TypeError
+        Non-integer indices or shape entries, complex values, a non-floating ``dtype``.
     ValueError
-        On out-of-range or duplicate ``(row, col)`` pairs (a rating given twice is
-        a data error; torch would silently add the two values).
+        ``shape`` not a pair, out-of-range or duplicate ``(row, col)`` pairs (a rating given twice is a
+        data error; torch would silently add the two values), non-finite values.
     """
-    rows = torch.as_tensor(rows)
-    cols = torch.as_tensor(cols)
+    try:
+        m, n = shape
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"shape must be a pair of ints (m, n), got {shape!r}") from exc
+    m = check_scalar(m, "shape[0]", int, min_val=1)
+    n = check_scalar(n, "shape[1]", int, min_val=1)
+    if m * n >= 2**63:
+        # torch counts a sparse tensor's cells in int64 (and keys entries by row * n + col).
+        raise ValueError(f"shape {(m, n)} has m * n = {m * n} cells; torch's sparse tensors hold < 2**63")
     vals = torch.as_tensor(vals)
-    for name, t in (("rows", rows), ("cols", cols)):
-        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-            raise TypeError(f"{name} must hold integers, got dtype {t.dtype}")
+    if vals.is_complex():
+        raise TypeError(f"vals must be real, got complex dtype {vals.dtype}")
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating torch.dtype or None, got {dtype!r}")
+    rows, cols = _as_indices(rows, "rows", m), _as_indices(cols, "cols", n)
     if not (rows.ndim == cols.ndim == vals.ndim == 1 and len(rows) == len(cols) == len(vals)):
         raise ValueError(
             "rows, cols and vals must be 1-D of one length, got shapes "
             f"{tuple(rows.shape)}, {tuple(cols.shape)} and {tuple(vals.shape)}"
         )
-    try:
-        m, n = (int(s) for s in shape)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"shape must be a pair of ints (m, n), got {shape!r}") from exc
-    if m <= 0 or n <= 0:
-        raise ValueError(f"shape must be positive, got {(m, n)}")
-    rows, cols = rows.long(), cols.long()
-    if len(rows) and (int(rows.min()) < 0 or int(rows.max()) >= m):
-        raise ValueError(f"rows must lie in [0, {m}), got values in [{int(rows.min())}, {int(rows.max())}]")
-    if len(cols) and (int(cols.min()) < 0 or int(cols.max()) >= n):
-        raise ValueError(f"cols must lie in [0, {n}), got values in [{int(cols.min())}, {int(cols.max())}]")
-    flat = rows * n + cols
-    uniq, counts = torch.unique(flat, return_counts=True)
-    if bool((counts > 1).any()):
-        dup = int(uniq[counts > 1][0])
-        raise ValueError(
-            f"(rows, cols) must be unique; {int((counts > 1).sum())} pair(s) repeat, "
-            f"first ({dup // n}, {dup % n})"
-        )
+    k, first = _repeated_pairs(rows, cols, n)
+    if k:
+        raise ValueError(f"(rows, cols) must be unique; {k} pair(s) repeat, first {first}; "
+                         "torch would add their values")
     if dtype is None:
         dtype = vals.dtype if vals.is_floating_point() else torch.get_default_dtype()
     # Indices are checked above; torch warns unless the choice is explicit.
@@ -173,8 +182,6 @@ def to_sparse(A, mask=None) -> torch.Tensor:
     mask : Tensor of 0/1 or bool, shape (m, n), optional
         ``None`` keeps every entry (zeros included: they are observed values).
     """
-    from ._validation import check_mask, check_matrix
-
     A = check_matrix(A)
     M = check_mask(mask, A)
     rows, cols, vals = observed_triplets(A, M)
@@ -216,86 +223,3 @@ def observed_triplets(A: torch.Tensor, M: torch.Tensor | None) -> tuple[np.ndarr
         cols = np.ascontiguousarray(idx[:, 1].numpy(), dtype=np.int64)
     vals = np.ascontiguousarray(A.double().numpy()[rows, cols])
     return rows, cols, vals
-
-
-# ------------------------------------------------------- sparse full-batch GD
-
-
-def gd_epochs_torch(
-    rows: np.ndarray,
-    cols: np.ndarray,
-    vals: np.ndarray,
-    U: np.ndarray,
-    V: np.ndarray,
-    lr: float,
-    num_epochs: int,
-    losses: np.ndarray,
-) -> int:
-    """The course's masked full-batch GD on observed triplets, in place, with torch ops.
-
-    Epoch ``k`` computes the residual on the observed entries only,
-    ``e = vals - sum(U[rows] * V[cols], 1)`` (the nonzeros of
-    ``E = (A - U @ V.T) * M``), writes its SSE to ``losses[k]``, and if it is
-    finite applies ``U += lr * E @ V`` and then ``V += lr * E.T @ U`` with the new
-    ``U``; the products are scatter-adds of ``e``-weighted rows.
-
-    Parameters
-    ----------
-    rows, cols : ndarray of int64, shape (nnz,)
-    vals : ndarray of float64, shape (nnz,)
-    U : ndarray of float64, shape (m, r), updated in place
-    V : ndarray of float64, shape (n, r), updated in place
-    lr : float
-    num_epochs : int
-    losses : ndarray of float64, shape (>= num_epochs,)
-        ``losses[k]`` receives the SSE at the *start* of epoch ``k``.
-
-    Returns
-    -------
-    int
-        Number of losses written: ``num_epochs``, or fewer when a loss was NaN/inf
-        (that epoch's update is skipped; the caller raises).
-    """
-    num_epochs = _kernels.check_kernel_arrays(rows, cols, vals, U, V, num_epochs, losses)
-    R, C = torch.from_numpy(rows), torch.from_numpy(cols)
-    a = torch.from_numpy(vals)
-    Ut, Vt = torch.from_numpy(U), torch.from_numpy(V)  # views: updates land in U, V
-    for epoch in range(num_epochs):
-        e = a - (Ut.index_select(0, R) * Vt.index_select(0, C)).sum(1)
-        total = float(torch.dot(e, e))
-        losses[epoch] = total
-        if not math.isfinite(total):
-            return epoch + 1
-        e = e.unsqueeze(1)
-        Ut += lr * torch.zeros_like(Ut).index_add_(0, R, e * Vt.index_select(0, C))
-        Vt += lr * torch.zeros_like(Vt).index_add_(0, C, e * Ut.index_select(0, R))
-    return num_epochs
-
-
-def gd_epochs_numba(
-    rows: np.ndarray,
-    cols: np.ndarray,
-    vals: np.ndarray,
-    U: np.ndarray,
-    V: np.ndarray,
-    lr: float,
-    num_epochs: int,
-    losses: np.ndarray,
-) -> int:
-    """Compiled :func:`gd_epochs_torch` (same arguments; same results up to rounding).
-
-    Two sweeps over the triplets per epoch: residual, its SSE and ``E @ V`` in
-    one, ``E.T @ U`` in the other. For ranks up to 8 with the triplets grouped by
-    row (as labmf always passes them) it runs a rank-specialised variant that
-    keeps a row's factors in registers, about twice as fast and bit-identical to
-    the generic loop (see :mod:`labmf._numba_kernels`).
-    """
-    kernel = _kernels.load_numba_kernels().gd_epochs
-    num_epochs = _kernels.check_kernel_arrays(rows, cols, vals, U, V, num_epochs, losses)
-    return int(kernel(rows, cols, vals, U, V, float(lr), num_epochs, losses))
-
-
-# Sparse full-batch kernels by backend name; "numba" only when numba is installed.
-GD_KERNELS = {"torch": gd_epochs_torch}
-if "numba" in _kernels.KERNELS:
-    GD_KERNELS["numba"] = gd_epochs_numba
