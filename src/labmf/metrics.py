@@ -15,14 +15,13 @@ from ._validation import check_binary
 __all__ = ["sse", "mse", "rmse", "mae", "reconstruction_sse"]
 
 
-def _masked_residual(target: torch.Tensor, prediction: torch.Tensor, mask) -> tuple[torch.Tensor, int]:
+def _masked_residual(target, prediction, mask, *, mean: bool = False) -> torch.Tensor:
+    """``target - prediction`` on the entries where ``mask`` is 1, flattened (at least one if ``mean``)."""
     target = torch.as_tensor(target)
     prediction = torch.as_tensor(prediction)
     if target.shape != prediction.shape:
-        raise ValueError(
-            f"target and prediction must have the same shape, got "
-            f"{tuple(target.shape)} and {tuple(prediction.shape)}"
-        )
+        raise ValueError(f"target and prediction must have the same shape, got "
+                         f"{tuple(target.shape)} and {tuple(prediction.shape)}")
     dtype = torch.promote_types(target.dtype, prediction.dtype)
     if dtype.is_complex:
         raise TypeError(f"target and prediction must be real, got dtype {dtype}")
@@ -36,15 +35,14 @@ def _masked_residual(target: torch.Tensor, prediction: torch.Tensor, mask) -> tu
     if dtype != torch.float64 and not bool(torch.isfinite(diff).all()):
         # An inf from overflow (not from the inputs) disappears in float64.
         diff = target.double() - prediction.double()
-    if mask is None:
-        return diff, diff.numel()
-    mask = torch.as_tensor(mask)
-    if mask.shape != target.shape:
-        raise ValueError(
-            f"mask must have the target's shape {tuple(target.shape)}, got {tuple(mask.shape)}"
-        )
-    mask_b = check_binary(mask).bool()
-    return diff[mask_b], int(mask_b.sum())
+    if mask is not None:
+        mask = torch.as_tensor(mask)
+        if mask.shape != target.shape:
+            raise ValueError(f"mask must have the target's shape {tuple(target.shape)}, got {tuple(mask.shape)}")
+        diff = diff[check_binary(mask).bool()]
+    if mean and diff.numel() == 0:
+        raise ValueError("mask observes no entry; the mean is undefined")
+    return diff.flatten()
 
 
 def sse(target, prediction, mask=None) -> float:
@@ -59,16 +57,13 @@ def sse(target, prediction, mask=None) -> float:
     -------
     float
     """
-    diff, _ = _masked_residual(target, prediction, mask)
-    return float((diff.double() ** 2).sum())
+    return float((_masked_residual(target, prediction, mask).double() ** 2).sum())
 
 
 def mse(target, prediction, mask=None) -> float:
     """Mean squared error over the observed entries."""
-    diff, n = _masked_residual(target, prediction, mask)
-    if n == 0:
-        raise ValueError("mask observes no entry; the mean is undefined")
-    return float((diff.double() ** 2).sum()) / n
+    diff = _masked_residual(target, prediction, mask, mean=True)
+    return float((diff.double() ** 2).sum()) / diff.numel()
 
 
 def rmse(target, prediction, mask=None) -> float:
@@ -78,10 +73,8 @@ def rmse(target, prediction, mask=None) -> float:
 
 def mae(target, prediction, mask=None) -> float:
     """Mean absolute error over the observed entries."""
-    diff, n = _masked_residual(target, prediction, mask)
-    if n == 0:
-        raise ValueError("mask observes no entry; the mean is undefined")
-    return float(diff.double().abs().sum()) / n
+    diff = _masked_residual(target, prediction, mask, mean=True)
+    return float(diff.double().abs().sum()) / diff.numel()
 
 
 def reconstruction_sse(A, U, V, mask=None) -> float:
@@ -94,6 +87,4 @@ def reconstruction_sse(A, U, V, mask=None) -> float:
     V : Tensor, shape (n, r)
     mask : Tensor, shape (m, n), optional
     """
-    U = torch.as_tensor(U)
-    V = torch.as_tensor(V)
-    return sse(A, U @ V.T, mask)
+    return sse(A, torch.as_tensor(U) @ torch.as_tensor(V).T, mask)

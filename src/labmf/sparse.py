@@ -1,17 +1,12 @@
 """Sparse inputs: observed entries only, never the unobserved cells.
 
-A ratings matrix is mostly empty (MovieLens' top-1000-movie layout of
-ml-latest-small is 91% empty; the course's 1000 x 10000 Netflix tensor, which we
-could not obtain, is built from the most active users and so is denser).
-labmf's algorithms accept it as a 2-D ``torch.sparse_coo_tensor`` (CSR/CSC also
-accepted, converted) whose *stored* entries are the observed
-ones: a stored 0.0 is an observed value 0, an absent cell is unobserved. No mask
-is given with a sparse ``A``.
-
-Internally every sparse path works on triplets ``(rows, cols, vals)`` in
-row-major order, the order of the handout's double loop, so the per-entry SGD on
-a sparse ``A`` is the same computation as on the dense ``A`` with the mask of
-its stored entries. The compiled loops on the triplets are in :mod:`labmf.kernels`.
+A ratings matrix is mostly empty (the top-1000-movie layout of ml-latest-small is
+91% empty), so labmf's algorithms also accept a 2-D ``torch.sparse_coo_tensor``
+(CSR/CSC are converted) whose *stored* entries are the observed ones: a stored 0.0
+is an observed 0, an absent cell is unobserved, and no mask is given. Every sparse
+path works on triplets ``(rows, cols, vals)`` in row-major order, the order of the
+handout's double loop, so SGD on a sparse ``A`` is the same computation as on the
+dense ``A`` with the mask of its stored entries (the loops are in :mod:`labmf.kernels`).
 """
 
 from __future__ import annotations
@@ -21,14 +16,8 @@ import torch
 
 from ._validation import check_mask, check_matrix, check_scalar
 
-__all__ = [
-    "is_sparse",
-    "check_sparse_matrix",
-    "from_triplets",
-    "to_sparse",
-    "sparse_triplets",
-    "observed_triplets",
-]
+__all__ = ["is_sparse", "check_sparse_matrix", "from_triplets", "to_sparse", "sparse_triplets",
+           "observed_triplets"]
 
 _SPARSE_LAYOUTS = (torch.sparse_coo, torch.sparse_csr, torch.sparse_csc)
 
@@ -58,10 +47,8 @@ def check_sparse_matrix(A, name: str = "A") -> torch.Tensor:
     if A.layout != torch.sparse_coo:
         A = A.to_sparse_coo()
     if A.ndim != 2 or A.dense_dim() != 0:
-        raise ValueError(
-            f"{name} must be a 2-D sparse matrix with scalar values, got {A.ndim}-D with "
-            f"{A.dense_dim()} dense dimension(s), shape {tuple(A.shape)}"
-        )
+        raise ValueError(f"{name} must be a 2-D sparse matrix with scalar values, got {A.ndim}-D with "
+                         f"{A.dense_dim()} dense dimension(s), shape {tuple(A.shape)}")
     if A.shape[0] == 0 or A.shape[1] == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(A.shape)}")
     if A.is_complex():
@@ -71,10 +58,8 @@ def check_sparse_matrix(A, name: str = "A") -> torch.Tensor:
     if not A.is_coalesced():
         k, first = _repeated_pairs(A._indices()[0], A._indices()[1], A.shape[1])
         if k:
-            raise ValueError(
-                f"{name} stores {k} duplicate (row, col) pair(s), first at {name}[{first[0]}, {first[1]}]; "
-                "torch would sum them. Keep one value per (row, col)"
-            )
+            raise ValueError(f"{name} stores {k} duplicate (row, col) pair(s), first at {name}[{first[0]}, "
+                             f"{first[1]}]; torch would sum them. Keep one value per (row, col)")
         A = A.coalesce()
     if A._nnz() == 0:
         raise ValueError(f"{name} stores no entry (nnz = 0); nothing to fit")
@@ -83,10 +68,8 @@ def check_sparse_matrix(A, name: str = "A") -> torch.Tensor:
     if bool(bad.any()):
         first = int(bad.nonzero()[0, 0])
         r, c = (int(i) for i in A.indices()[:, first])
-        raise ValueError(
-            f"{name} must be finite; found {int(bad.sum())} NaN/inf value(s), "
-            f"first at {name}[{r}, {c}] = {vals[first].item()}"
-        )
+        raise ValueError(f"{name} must be finite; found {int(bad.sum())} NaN/inf value(s), "
+                         f"first at {name}[{r}, {c}] = {vals[first].item()}")
     return A
 
 
@@ -158,10 +141,8 @@ def from_triplets(rows, cols, vals, shape, dtype: torch.dtype | None = None) -> 
         raise TypeError(f"dtype must be a floating torch.dtype or None, got {dtype!r}")
     rows, cols = _as_indices(rows, "rows", m), _as_indices(cols, "cols", n)
     if not (rows.ndim == cols.ndim == vals.ndim == 1 and len(rows) == len(cols) == len(vals)):
-        raise ValueError(
-            "rows, cols and vals must be 1-D of one length, got shapes "
-            f"{tuple(rows.shape)}, {tuple(cols.shape)} and {tuple(vals.shape)}"
-        )
+        raise ValueError(f"rows, cols and vals must be 1-D of one length, got shapes "
+                         f"{tuple(rows.shape)}, {tuple(cols.shape)} and {tuple(vals.shape)}")
     k, first = _repeated_pairs(rows, cols, n)
     if k:
         raise ValueError(f"(rows, cols) must be unique; {k} pair(s) repeat, first {first}; "
@@ -186,9 +167,8 @@ def to_sparse(A, mask=None) -> torch.Tensor:
     M = check_mask(mask, A)
     rows, cols, vals = observed_triplets(A, M)
     idx = torch.from_numpy(np.stack([rows, cols]))
-    return torch.sparse_coo_tensor(
-        idx, torch.from_numpy(vals).to(A.dtype), tuple(A.shape), check_invariants=False
-    ).coalesce()
+    vals = torch.from_numpy(vals).to(A.dtype)
+    return torch.sparse_coo_tensor(idx, vals, tuple(A.shape), check_invariants=False).coalesce()
 
 
 def sparse_triplets(A: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
