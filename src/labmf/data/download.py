@@ -156,7 +156,7 @@ def fetch(name: str, *, known_hash: str | None = None, cache_dir=None,
         left in the cache. The message names the file, the URL and how to install it by hand.
     """
     registry = REGISTRY if registry is None else registry
-    if name not in registry:
+    if not isinstance(name, str) or name not in registry:
         raise ValueError(f"name must be one of {sorted(registry)}, got {name!r}")
     entry = registry[name]
     timeout = check_scalar(timeout, "timeout", float, min_val=0.0, include_boundaries="neither")
