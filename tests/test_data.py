@@ -304,7 +304,9 @@ def _zip(path, members: dict[str, bytes]):
 def test_read_ml_latest_small_zip(tmp_path):
     z = _zip(tmp_path / "ml-latest-small.zip", {
         "ml-latest-small/ratings.csv": b"userId,movieId,rating,timestamp\n1,1,4.0,964982703\n2,3,3.5,964981247\n",
-        "ml-latest-small/movies.csv": 'movieId,title,genres\n1,Toy Story (1995),Comedy\n3,"Beautiful Mind, A (2001)",Drama\n'.encode(),
+        "ml-latest-small/movies.csv": (
+            b'movieId,title,genres\n1,Toy Story (1995),Comedy\n3,"Beautiful Mind, A (2001)",Drama\n'
+        ),
     })
     r = load_movielens("latest-small", path=z)
     assert r.user.tolist() == [1, 2] and r.rating.tolist() == [4.0, 3.5]
@@ -324,7 +326,10 @@ def test_read_ml_100k_zip(tmp_path):
 def test_read_ml_1m_zip(tmp_path):
     z = _zip(tmp_path / "ml-1m.zip", {
         "ml-1m/ratings.dat": b"1::1193::5::978300760\n1::661::3::978302109\n",
-        "ml-1m/movies.dat": "1193::One Flew Over the Cuckoo's Nest (1975)::Drama\n661::James and the Giant Peach (1996)::Animation\n".encode("latin-1"),
+        "ml-1m/movies.dat": (
+            b"1193::One Flew Over the Cuckoo's Nest (1975)::Drama\n"
+            b"661::James and the Giant Peach (1996)::Animation\n"
+        ),
     })
     r = load_movielens("1m", path=z)
     assert r.rating.tolist() == [5.0, 3.0]

@@ -3,7 +3,7 @@
 A rating matrix is judged on ratings the model never saw. :func:`holdout_split`
 divides the observed entries of a mask into disjoint training and test masks,
 deterministically given ``seed``, so a printed held-out RMSE is the same on every run.
-:func:`kfold_indices` does the same for k-fold cross-validation over a list of ratings.
+(k-fold splits of a list of ratings are :func:`labmf.recsys.kfold_indices`.)
 :func:`fit_with_heldout` records the held-out RMSE while training, :func:`lr_sweep`
 tries learning rates and :func:`top_n_unrated` recommends from a prediction.
 """
@@ -11,7 +11,6 @@ tries learning rates and :func:`top_n_unrated` recommends from a prediction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral
 from typing import Callable
 
 import numpy as np
@@ -23,7 +22,6 @@ from .result import FactorisationResult
 
 __all__ = [
     "holdout_split",
-    "kfold_indices",
     "fit_with_heldout",
     "HeldoutHistory",
     "top_n_unrated",
