@@ -144,7 +144,10 @@ def check_scalar(x, name: str, target_type, *, min_val=None, max_val=None,
     noun = "an integer" if target_type is int else "a real number"
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, kind):
         raise TypeError(f"{name} must be {noun}, got {_describe(x)}")
-    x = target_type(x)
+    try:
+        x = target_type(x)
+    except OverflowError:  # an int too large for a float
+        raise ValueError(f"{name} must be finite, got {x!r}") from None
     if target_type is float and not math.isfinite(x):
         raise ValueError(f"{name} must be finite, got {x}")
     low_ok = min_val is None or (x >= min_val if include_boundaries in ("both", "left") else x > min_val)
@@ -152,10 +155,17 @@ def check_scalar(x, name: str, target_type, *, min_val=None, max_val=None,
     if not (low_ok and high_ok):
         left = "[" if include_boundaries in ("both", "left") else "("
         right = "]" if include_boundaries in ("both", "right") else ")"
-        lo = "-inf" if min_val is None else f"{min_val:g}"
-        hi = "inf" if max_val is None else f"{max_val:g}"
+        lo = "-inf" if min_val is None else _bound(min_val)
+        hi = "inf" if max_val is None else _bound(max_val)
         raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}, got {x!r}")
     return x
+
+
+def _bound(v) -> str:
+    # Integers exactly (a seed's bound is 2**63, not 9.22337e+18); floats briefly.
+    if isinstance(v, Integral):
+        return "2**63" if v == 2**63 else str(int(v))
+    return f"{v:g}"
 
 
 def check_rank(rank, A: torch.Tensor, name: str = "rank") -> int:
