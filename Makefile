@@ -82,10 +82,11 @@ report: $(REPORT_FILES) ## Execute changed notebooks, write report/lab1-report.{
 $(NB_EXEC_DIR)/%.ipynb: notebooks/%.ipynb $(SRC) | $(STAMP)
 	@$(REPORT_WRITABLE)
 	@echo "report: executing $<"
-	@tmp=.$*.$$$$.tmp; \
+	@tmp=$(@D)/.$*.$$$$.tmp; \
 	if $(PY) -m jupyter nbconvert --config notebooks/nbconvert_execute.py --execute --log-level=WARN \
-	    --output-dir $(@D) --output $$tmp $<; then mv -f $(@D)/$$tmp.ipynb $@; \
-	else rm -f $(@D)/$$tmp.ipynb; echo "make report: executing $< failed (above); the report is unchanged" >&2; exit 1; fi
+	    --output-dir $(@D) --output $$(basename $$tmp) $< 2>$$tmp.log; then mv -f $$tmp.ipynb $@; rm -f $$tmp.log; \
+	else cat $$tmp.log >&2; rm -f $$tmp.ipynb $$tmp.log; \
+	  echo "make report: executing $< failed (above); the report is unchanged" >&2; exit 1; fi
 
 $(REPORT_FILES) &: $(NB_EXECUTED) $(REPORT_SRC) src/labmf/lab.py | $(STAMP)
 	@$(REPORT_WRITABLE)

@@ -257,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"report/build.py: error: {exc}", file=sys.stderr)
         print("report/build.py: the previous report files, if any, are unchanged", file=sys.stderr)
         return 1
+    except OSError as exc:  # e.g. a full disk while writing the temporary files
+        print(f"report/build.py: error: {exc}; the previous report files, if any, are unchanged", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("report/build.py: interrupted; the previous report files, if any, are unchanged", file=sys.stderr)
+        return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
     names = ", ".join(str(args.out_dir / n) for n in OUTPUTS)
