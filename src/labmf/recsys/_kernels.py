@@ -15,11 +15,15 @@ reassociated).
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import numpy as np
 
 from .._jit import compile_kernel
 
-__all__ = ["sgd_epoch", "shuffle", "predict", "warm_up"]
+__all__ = ["sgd_epoch", "shuffle", "predict", "warm_up", "Blocked", "to_blocks", "plan_strata", "blocked_epoch",
+           "pair_keys", "first_repeat", "count", "BLOCK_BYTES"]
 
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
@@ -123,3 +127,205 @@ def warm_up() -> None:
     for a in frozen:
         a.setflags(write=False)
     predict(idx, idx, 0.0, *frozen, np.empty(1))
+
+
+# ------------------------------------------------------------ blocked schedule
+#
+# FPSGD/libmf's idea (Chin et al. 2015): cut the ratings into a B x B grid by user
+# bin and item bin. The B blocks of one "stratum" (bin pairs (a, (a + s) mod B))
+# share no user and no item, so they can be swept in any order, or at the same
+# time on several cores, with the same result: the blocked schedule gives the
+# same factors for every thread count. Users (items) of one bin are renumbered to
+# be contiguous, so a block's factor rows form two small slabs that stay in cache
+# while its ratings are shuffled and swept; all arrays are float32 / int32.
+
+
+def _block_counts(user, item, user_bin, item_bin, n_bins, counts):
+    """``counts[a * n_bins + b]`` += the ratings falling in block (a, b)."""
+    for j in range(user.shape[0]):
+        counts[user_bin[user[j]] * n_bins + item_bin[item[j]]] += 1
+
+
+def _scatter_blocks(user, item, rating, user_bin, item_bin, new_user, new_item, n_bins, cursor,
+                    out_user, out_item, out_rating):
+    """Copy the ratings into block order (``cursor``: each block's next free slot),
+    renumbering users and items; a counting sort, so one pass and no temporaries."""
+    for j in range(user.shape[0]):
+        u = user[j]
+        i = item[j]
+        b = user_bin[u] * n_bins + item_bin[i]
+        t = cursor[b]
+        cursor[b] = t + 1
+        out_user[t] = new_user[u]
+        out_item[t] = new_item[i]
+        out_rating[t] = rating[j]
+
+
+def _first_repeat(keys):
+    """Position of the first ``keys[t] == keys[t - 1]`` in sorted ``keys``, or -1."""
+    for t in range(1, keys.shape[0]):
+        if keys[t] == keys[t - 1]:
+            return t
+    return -1
+
+
+def _pair_keys(user, item, n_items, keys):
+    """``keys[j] = user[j] * n_items + item[j]`` in int64 (sorting them sorts by (user, item))."""
+    for j in range(user.shape[0]):
+        keys[j] = np.int64(user[j]) * n_items + item[j]
+
+
+def _sgd_blocks(user, item, rating, block_ptr, blocks, epoch_seed, mu, bu, bi, P, Q,
+                lr, shrink, lr_bias, reg_bias, block_sse):
+    """Shuffle, then sweep, each block in ``blocks`` (in that order), in place.
+
+    Block ``b``'s ratings are ``block_ptr[b]:block_ptr[b + 1]`` of the float32/int32
+    arrays; they are shuffled in place (Fisher-Yates, splitmix64 seeded from
+    ``epoch_seed`` and ``b``, so the order does not depend on which thread runs the
+    block), then swept with :func:`_sgd_epoch`'s update in float32 (``shrink`` =
+    ``1 - lr * reg``). ``block_sse[b]`` receives the block's sum of squared errors.
+    """
+    k = P.shape[1]
+    for n in range(blocks.shape[0]):
+        b = blocks[n]
+        start = block_ptr[b]
+        x = np.uint64(epoch_seed) + np.uint64(b) * np.uint64(0xD1B54A32D192ED03)
+        for t in range(block_ptr[b + 1] - 1, start, -1):
+            x += np.uint64(0x9E3779B97F4A7C15)
+            z = x
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            z = z ^ (z >> np.uint64(31))
+            j = start + np.int64(((z >> np.uint64(32)) * np.uint64(t - start + 1)) >> np.uint64(32))
+            user[t], user[j] = user[j], user[t]
+            item[t], item[j] = item[j], item[t]
+            rating[t], rating[j] = rating[j], rating[t]
+        sse = 0.0
+        for j in range(start, block_ptr[b + 1]):
+            u = user[j]
+            i = item[j]
+            pu = P[u]
+            qi = Q[i]
+            dot = np.float32(0.0)
+            for f in range(k):
+                dot += pu[f] * qi[f]
+            e = rating[j] - (mu + bu[u] + bi[i] + dot)
+            sse += e * e
+            bu[u] += lr_bias * (e - reg_bias * bu[u])
+            bi[i] += lr_bias * (e - reg_bias * bi[i])
+            step = lr * e
+            for f in range(k):
+                p = pu[f]
+                q = qi[f]
+                pu[f] = shrink * p + step * q
+                qi[f] = shrink * q + step * p
+        block_sse[b] = sse
+
+
+block_counts = compile_kernel(_block_counts)
+scatter_blocks = compile_kernel(_scatter_blocks)
+first_repeat = compile_kernel(_first_repeat)
+pair_keys = compile_kernel(_pair_keys)
+sgd_blocks = compile_kernel(_sgd_blocks, fastmath=_FASTMATH)
+
+
+def _count(idx, counts):
+    """``counts[idx[j]] += 1`` (``np.bincount`` would first copy int32 indices to int64)."""
+    for j in range(idx.shape[0]):
+        counts[idx[j]] += 1
+
+
+count = compile_kernel(_count)
+
+#: Target size of one block's two factor slabs: about half this machine's 2 MiB L2.
+BLOCK_BYTES = 1 << 20
+
+
+class Blocked(NamedTuple):
+    """Ratings in block order (int32 users/items renumbered bin by bin, float32 ratings);
+    block ``a * n_bins + b`` is ``block_ptr[b']:block_ptr[b' + 1]``; ``new_user[u]`` is
+    user ``u``'s row in the internal factors (likewise ``new_item``)."""
+
+    user: np.ndarray
+    item: np.ndarray
+    rating: np.ndarray
+    block_ptr: np.ndarray
+    n_bins: int
+    new_user: np.ndarray
+    new_item: np.ndarray
+
+
+def n_bins_for(nnz: int, n_users: int, n_items: int, rank: int) -> int:
+    """Grid size B: enough bins for a block's factor slabs to fit :data:`BLOCK_BYTES`
+    (at least 4, so two threads can share a stratum), but blocks of >= ~1000 ratings.
+    It does not depend on the thread count, so neither do the results."""
+    slabs = math.ceil((n_users + n_items) * rank * 4 / BLOCK_BYTES)
+    return int(max(1, min(max(4, slabs), math.isqrt(nnz // 1024), 1024)))
+
+
+def deal_bins(counts: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deal entities by decreasing count into ``n_bins`` bins, snake order (0..B-1, B-1..0, ...),
+    which balances both the ratings and the entities per bin. Returns ``(bin_of, new_id)``,
+    int32 of shape (n,), with the entities of each bin numbered contiguously."""
+    n = counts.shape[0]
+    pos = np.arange(n)
+    pos_bin = np.where((pos // n_bins) % 2 == 0, pos % n_bins, n_bins - 1 - pos % n_bins)
+    bin_of = np.empty(n, dtype=np.int32)
+    bin_of[np.argsort(-counts, kind="stable")] = pos_bin
+    new_id = np.empty(n, dtype=np.int32)
+    new_id[np.argsort(bin_of, kind="stable")] = np.arange(n, dtype=np.int32)
+    return bin_of, new_id
+
+
+def to_blocks(user, item, rating, user_counts, item_counts, rank: int) -> Blocked:
+    """Copy checked ratings into the block layout (one counting sort, 12 bytes a rating)."""
+    n_bins = n_bins_for(user.shape[0], user_counts.shape[0], item_counts.shape[0], rank)
+    user_bin, new_user = deal_bins(user_counts, n_bins)
+    item_bin, new_item = deal_bins(item_counts, n_bins)
+    counts = np.zeros(n_bins * n_bins, dtype=np.int64)
+    block_counts(user, item, user_bin, item_bin, n_bins, counts)
+    block_ptr = np.concatenate([[0], np.cumsum(counts)])
+    out = (np.empty(user.shape[0], np.int32), np.empty(user.shape[0], np.int32), np.empty(user.shape[0], np.float32))
+    scatter_blocks(user, item, rating, user_bin, item_bin, new_user, new_item, n_bins, block_ptr[:-1].copy(), *out)
+    return Blocked(*out, block_ptr, n_bins, new_user, new_item)
+
+
+def plan_strata(blocked: Blocked, n_jobs: int) -> list[list[np.ndarray]]:
+    """For each stratum ``s`` (blocks ``(a, (a + s) mod B)``), the block ids of each thread:
+    largest block first to the least-loaded thread, so the threads finish together."""
+    B = blocked.n_bins
+    sizes = np.diff(blocked.block_ptr)
+    plan = []
+    for s in range(B):
+        ids = np.arange(B) * B + (np.arange(B) + s) % B
+        loads, parts = [0] * n_jobs, [[] for _ in range(n_jobs)]
+        for b in ids[np.argsort(-sizes[ids], kind="stable")]:
+            t = loads.index(min(loads))
+            loads[t] += int(sizes[b])
+            parts[t].append(b)
+        plan.append([np.array(sorted(p), dtype=np.int64) for p in parts if p])
+    return plan
+
+
+def blocked_epoch(blocked: Blocked, plan, stratum_order, epoch_seed, params, steps, pool) -> float:
+    """One epoch of the blocked schedule; returns its SSE. ``steps`` = ``(lr, reg, lr_bias, reg_bias)``;
+    ``pool`` runs all but the first part of each stratum (None: one thread)."""
+    mu, bu, bi, P, Q = params
+    lr, reg, lr_bias, reg_bias = (np.float32(x) for x in steps)
+    shrink = np.float32(1.0 - float(lr) * float(reg))
+    block_sse = np.zeros(blocked.block_ptr.shape[0] - 1)
+    seed = np.int64(epoch_seed)
+
+    def run(blocks):
+        sgd_blocks(blocked.user, blocked.item, blocked.rating, blocked.block_ptr, blocks, seed, np.float32(mu),
+                   bu, bi, P, Q, lr, shrink, lr_bias, reg_bias, block_sse)
+
+    for s in stratum_order:
+        parts = plan[s]
+        futures = [pool.submit(run, p) for p in parts[1:]] if pool is not None else []
+        for p in parts[:1] if pool is not None else parts:
+            run(p)
+        for f in futures:
+            f.result()
+    # A fixed-order sum over a per-block array: the same for every thread count.
+    return float(block_sse.sum())
