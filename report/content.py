@@ -122,6 +122,18 @@ def lab_listings(source: Path, *, docstrings: bool = True) -> list[tuple[str, st
     return out
 
 
+def lab_signatures(source: Path) -> dict[str, str]:
+    """``name -> "name(A, rank, num_epochs=1000, lr=0.01)"`` for :data:`LAB_FUNCTIONS`, without annotations."""
+    out = {}
+    for name, code in lab_listings(source, docstrings=False):
+        args = ast.parse(code).body[0].args
+        names = [a.arg for a in args.args]
+        defaults = [None] * (len(names) - len(args.defaults)) + [ast.unparse(d) for d in args.defaults]
+        out[name] = f"{name}(" + ", ".join(n if d is None else f"{n}={d}" for n, d in zip(names, defaults,
+                                                                                         strict=True)) + ")"
+    return out
+
+
 # ------------------------------------------------------------------ templates
 
 
@@ -212,4 +224,4 @@ def render_back(records: dict, lab_source: Path) -> str:
 def render_answers(records: dict, figures: list[str], lab_source: Path) -> str:
     """The one-page answer sheet in Typst; ``figures`` are image paths next to it."""
     return _render("answers.typ", figures=figures, listings=dict(lab_listings(lab_source, docstrings=False)),
-                   **_context(records))
+                   signatures=lab_signatures(lab_source), **_context(records))
