@@ -169,8 +169,6 @@ def test_handout_signatures_return_factor_pairs():
         assert U.dtype == V.dtype == torch.float32
 
 
-@pytest.mark.xfail(reason="labmf.truncated_svd is temporarily factorise_svd (labmf/__init__.py), whose "
-                   "second positional parameter is mask, not rank; remove this marker when it is lab's")
 def test_top_level_truncated_svd_is_the_handouts(A):
     assert labmf.truncated_svd is lab.truncated_svd
     U, V = labmf.truncated_svd(A, 2)

@@ -146,7 +146,7 @@ def test_unknown_optimizer(A):
 
 def test_svd_rejects_missing_entries(A):
     with pytest.raises(ValueError, match="needs a fully observed A"):
-        labmf.truncated_svd(A, labmf.lab_mask(), rank=2)
+        labmf.factorise_svd(A, labmf.lab_mask(), rank=2)
 
 
 def test_metrics_shape_mismatch():
@@ -192,7 +192,7 @@ def test_half_precision_computed_in_float32(fit, A, dtype):
 
 
 def test_half_precision_svd():
-    res = labmf.truncated_svd(labmf.lab_matrix(torch.float16), rank=2)
+    res = labmf.factorise_svd(labmf.lab_matrix(torch.float16), rank=2)
     assert f"{res.loss:.2f}" == "0.12"
 
 

@@ -46,14 +46,12 @@ from .data import (
 )
 from .evaluate import fit_with_heldout, holdout_split, lr_sweep, top_n_unrated
 from .factorise import OPTIMISERS, factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
-from .lab import gd_factorise_masked, sgd_factorise, sgd_factorise_masked
+from .lab import gd_factorise_masked, sgd_factorise, sgd_factorise_masked, truncated_svd
 from .metrics import mae, mse, reconstruction_sse, rmse, sse
 from .plot import plot_loss_curves, plot_seed_spread
 from .recsys import BiasBaseline, BiasedMF, CVResult, Ensemble, GlobalMean, ItemMean, cross_validate, kfold_indices
 from .result import FactorisationResult
 from .sparse import from_triplets, to_sparse
-
-truncated_svd = factorise_svd  # TEMPORARY until the notebooks call factorise_svd
 
 __version__ = "0.1.0"
 
