@@ -13,6 +13,7 @@ import time
 import numpy as np
 import torch
 
+from . import kernels
 from . import sparse as _sparse
 from ._validation import (
     check_callback,
@@ -154,20 +155,24 @@ def result(U, V, losses, elapsed, *, dtype, method, lr, num_epochs, seed, info=N
     )
 
 
-def triplet_fit(kernel, A, M, U0, V0, *, at_start, method, lr, num_epochs, seed, callback, progress, info):
-    """Fit with a compiled triplet kernel (:mod:`labmf.kernels`), in float64."""
+def triplet_fit(kernel, A, M, U0, V0, *, at_start, method, lr, num_epochs, seed, callback, progress, info,
+                n_jobs=1):
+    """Fit with a compiled triplet kernel (:mod:`labmf.kernels`), in float64; ``n_jobs > 1``
+    (full-batch GD only) runs it on that many threads through a :func:`labmf.kernels.gd_plan`."""
     rows, cols, vals = _sparse.sparse_triplets(A) if A.layout == torch.sparse_coo else _sparse.observed_triplets(A, M)
     U = U0.double().numpy().copy()
     V = V0.double().numpy().copy()
+    extra = {} if n_jobs == 1 else {"plan": kernels.gd_plan(rows, U.shape[0], n_jobs)}
 
     def sse():
         pred = np.einsum("ij,ij->i", U[rows], V[cols])
         return float(((vals - pred) ** 2).sum())
 
     losses, elapsed = train(
-        lambda todo, out: kernel(rows, cols, vals, U, V, lr, todo, out), sse,
+        lambda todo, out: kernel(rows, cols, vals, U, V, lr, todo, out, **extra), sse,
         num_epochs=num_epochs, at_start=at_start, chunk=1 if callback is not None else CHUNK,
         lr=lr, method=method, callback=callback, progress=progress,
     )
+    threads = {"n_jobs": n_jobs} if n_jobs > 1 else {}
     return result(U, V, losses, elapsed, dtype=A.dtype, method=method, lr=lr, num_epochs=num_epochs,
-                   seed=seed, info={"backend": "numba", "nnz": int(len(vals)), **info})
+                   seed=seed, info={"backend": "numba", "nnz": int(len(vals)), **info, **threads})

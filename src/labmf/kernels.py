@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ._jit import compile_kernel
 
 __all__ = ["sgd_epochs", "gd_epochs", "check_kernel_arrays", "MAX_UNROLLED_RANK", "available_memory",
-           "check_memory"]
+           "check_memory", "gd_plan"]
 
 
 def available_memory() -> int | None:
@@ -238,11 +239,11 @@ def _gd_epochs_rank{R}(rows, cols, vals, U, V, lr, num_epochs, losses):
 
 
 
-def _gd_source(R: int) -> str:
+def _gd_source(R: int, template: str = _GD_TEMPLATE) -> str:
     def each(fmt):
         return "; ".join(fmt.format(k=k) for k in range(R))
 
-    return _GD_TEMPLATE.format(
+    return template.format(
         R=R,
         load_u=each("u{k} = U[r, {k}]"),
         zero_g=each("g{k} = 0.0"),
@@ -251,6 +252,8 @@ def _gd_source(R: int) -> str:
         acc_g=each("g{k} += ei * v{k}"),
         store_u=each("U[r, {k}] = u{k} + lr * g{k}"),
         acc_h=each("H[c, {k}] += ei * u{k}"),
+        new_u=each("u{k} = u{k} + lr * g{k}"),
+        store_new_u=each("U[r, {k}] = u{k}"),
     )
 
 
@@ -273,6 +276,136 @@ def _gd_kernel(rows, rank: int):
     return _unrolled[rank]
 
 
+# ------------------------------------------------------ multi-core sparse GD
+#
+# One pass per epoch, each thread over its own range of rows (about nnz / n_jobs
+# entries): a row's residuals, its SSE and U[r] += lr * (E @ V)[r], then at once,
+# while the row's entries are in cache, its terms e_i * U_new[r] of E.T @ U into
+# the thread's own H. V += lr * (H_0 + H_1 + ...) closes the epoch. Threads write
+# disjoint U rows and their own H, so no locks; V is read-only during the pass.
+# Sums run in a fixed order, so results depend only on the thread count; with
+# one thread they are the serial kernels' (same operations, same order).
+
+_SWEEP_TEMPLATE = """
+def _gd_sweep_rank{R}(cols, vals, row_ptr, r0, r1, U, V, lr, H, e):
+    H[:, :] = 0.0
+    total = 0.0
+    for r in range(r0, r1):
+        if row_ptr[r] == row_ptr[r + 1]:
+            continue
+        {load_u}
+        {zero_g}
+        for i in range(row_ptr[r], row_ptr[r + 1]):
+            c = cols[i]
+            {load_v}
+            dot = 0.0
+            {dot}
+            ei = vals[i] - dot
+            e[i - row_ptr[r]] = ei
+            total += ei * ei
+            {acc_g}
+        {new_u}
+        {store_new_u}
+        for i in range(row_ptr[r], row_ptr[r + 1]):
+            c = cols[i]
+            ei = e[i - row_ptr[r]]
+            {acc_h}
+    return total
+"""
+
+
+def _gd_sweep(cols, vals, row_ptr, r0, r1, U, V, lr, H, e):
+    """Rows ``r0:r1``: returns their SSE, updates their U rows, writes their part of E.T @ U to ``H``
+    (``e``: scratch of the longest row's length)."""
+    rank = U.shape[1]
+    g = np.empty(rank)
+    H[:, :] = 0.0
+    total = 0.0
+    for r in range(r0, r1):
+        g[:] = 0.0
+        for i in range(row_ptr[r], row_ptr[r + 1]):
+            c = cols[i]
+            dot = 0.0
+            for k in range(rank):
+                dot += U[r, k] * V[c, k]
+            ei = vals[i] - dot
+            e[i - row_ptr[r]] = ei
+            total += ei * ei
+            for k in range(rank):
+                g[k] += ei * V[c, k]
+        if row_ptr[r] == row_ptr[r + 1]:
+            continue
+        for k in range(rank):
+            U[r, k] += lr * g[k]
+        for i in range(row_ptr[r], row_ptr[r + 1]):
+            c = cols[i]
+            ei = e[i - row_ptr[r]]
+            for k in range(rank):
+                H[c, k] += ei * U[r, k]
+    return total
+
+
+def _gd_apply(H, V, lr):
+    """``V += lr * (H[0] + H[1] + ...)``, the threads' parts added in order."""
+    for c in range(V.shape[0]):
+        for k in range(V.shape[1]):
+            h = H[0, c, k]
+            for t in range(1, H.shape[0]):
+                h += H[t, c, k]
+            V[c, k] += lr * h
+
+
+_sweep_generic = compile_kernel(_gd_sweep, **_GD_OPTIONS)
+_apply = compile_kernel(_gd_apply, **_GD_OPTIONS)
+_sweeps: dict[int, object] = {}
+
+
+def _sweep_kernel(rank: int):
+    """The sweep for ``rank``: unrolled up to MAX_UNROLLED_RANK (built once per rank), else generic."""
+    if not 1 <= rank <= MAX_UNROLLED_RANK:
+        return _sweep_generic
+    if rank not in _sweeps:
+        namespace = {"np": np, "__name__": __name__}
+        # Compiled under this file's name so that numba's on-disk cache keeps it.
+        exec(compile(_gd_source(rank, _SWEEP_TEMPLATE), __file__, "exec"), namespace)  # noqa: S102 - our template
+        _sweeps[rank] = compile_kernel(namespace[f"_gd_sweep_rank{rank}"], **_GD_OPTIONS)
+    return _sweeps[rank]
+
+
+def gd_plan(rows, m: int, n_jobs: int) -> np.ndarray:
+    """Row pointers ``(m + 1,)`` and each thread's first row ``cuts`` ``(n_jobs + 1,)``, cut so that
+    the threads get about as many entries each; for ``gd_epochs(..., plan=)``. ``rows`` must be
+    grouped by row (row-major triplets are)."""
+    if rows.shape[0] > 1 and not bool(np.all(rows[1:] >= rows[:-1])):
+        raise ValueError("gd_epochs with n_jobs > 1 needs the triplets grouped by row (row-major order)")
+    row_ptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=m))]).astype(np.int64)
+    targets = row_ptr[-1] * np.arange(1, n_jobs) // n_jobs
+    cuts = np.concatenate([[0], np.searchsorted(row_ptr, targets), [m]]).astype(np.int64)
+    return row_ptr, cuts
+
+
+def _gd_parallel(rows, cols, vals, U, V, lr, num_epochs, losses, plan) -> int:
+    row_ptr, cuts = plan
+    n_jobs = cuts.shape[0] - 1
+    sweep = _sweep_kernel(U.shape[1])
+    H = np.empty((n_jobs, V.shape[0], V.shape[1]))
+    longest = int(np.diff(row_ptr).max(initial=0))
+    scratch = [np.empty(longest) for _ in range(n_jobs)]
+
+    def part(t):
+        return sweep(cols, vals, row_ptr, cuts[t], cuts[t + 1], U, V, lr, H[t], scratch[t])
+
+    with ThreadPoolExecutor(max(1, n_jobs - 1)) as pool:
+        for epoch in range(num_epochs):
+            futures = [pool.submit(part, t) for t in range(1, n_jobs)]
+            sse = [part(0)] + [f.result() for f in futures]
+            losses[epoch] = sum(sse)
+            if not math.isfinite(losses[epoch]):
+                return epoch + 1  # U has been updated: the caller raises and discards it
+            _apply(H, V, lr)
+    return num_epochs
+
+
 def sgd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses) -> int:
     """Per-entry SGD epochs, compiled; :func:`labmf.lab.sgd_factorise`'s float64 arithmetic.
 
@@ -283,14 +416,21 @@ def sgd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses) -> int:
     return int(_sgd_compiled(rows, cols, vals, U, V, float(lr), num_epochs, losses))
 
 
-def gd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses, *, specialise: bool = True) -> int:
+def gd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses, *, specialise: bool = True,
+              plan: tuple | None = None) -> int:
     """Sparse full-batch GD epochs; ``losses[k]`` is the SSE at the *start* of epoch ``k``.
 
     For ranks up to :data:`MAX_UNROLLED_RANK` with the triplets grouped by row (as
     labmf always passes them) a rank-specialised variant keeps a row's factors in
     registers: about twice as fast and bit-identical to the generic loop
     (``specialise=False`` forces the generic one; the tests compare them).
+
+    With a ``plan`` from :func:`gd_plan` the epochs run on its number of threads
+    (Python threads running GIL-free kernels; see "multi-core sparse GD" above):
+    deterministic for a given thread count, equal to one thread's up to rounding.
     """
     num_epochs = check_kernel_arrays(rows, cols, vals, U, V, num_epochs, losses)
+    if plan is not None:
+        return _gd_parallel(rows, cols, vals, U, V, float(lr), num_epochs, losses, plan)
     kernel = _gd_kernel(rows, U.shape[1]) if specialise else _gd_generic
     return int(kernel(rows, cols, vals, U, V, float(lr), num_epochs, losses))
