@@ -44,7 +44,7 @@ TINY = dict(rank=2, num_epochs=2, seed=0)
         (dict(lr_bias=0), ValueError, "lr_bias must be in (0, inf), got 0.0"),
         (dict(init_std=float("inf")), ValueError, "init_std must be finite, got inf"),
         (dict(clip="yes"), TypeError, "clip must be True or False, got 'yes'"),
-        (dict(seed=-1), ValueError, "seed must be in [0, 9.22337e+18), got -1"),
+        (dict(seed=-1), ValueError, "seed must be in [0, 2**63), got -1"),
         (dict(seed=1.5), TypeError, "seed must be an integer, got 1.5"),
     ],
 )
