@@ -28,7 +28,7 @@ Everything runs on the CPU; tensors on another device are refused with a clear e
 """
 
 from . import data, evaluate, lab, metrics, plot, recsys, sparse
-from ._validation import DivergenceError
+from ._validation import ConvergenceWarning, DivergenceError
 from .data import (
     DownloadError,
     LabLayout,
@@ -44,7 +44,7 @@ from .data import (
     load_lab_layout,
     load_movielens,
 )
-from .evaluate import fit_with_heldout, holdout_split, lr_sweep, top_n_unrated
+from .evaluate import fit_with_heldout, holdout_split, largest_stable_lr, lr_sweep, still_improving, top_n_unrated
 from .factorise import OPTIMISERS, factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
 from .lab import gd_factorise_masked, sgd_factorise, sgd_factorise_masked, truncated_svd
 from .metrics import mae, mse, reconstruction_sse, rmse, sse
@@ -69,6 +69,7 @@ __all__ = [
     "factorise_svd",
     "OPTIMISERS",
     "DivergenceError",
+    "ConvergenceWarning",
     # metrics
     "sse",
     "mse",
@@ -95,6 +96,8 @@ __all__ = [
     "holdout_split",
     "fit_with_heldout",
     "lr_sweep",
+    "largest_stable_lr",
+    "still_improving",
     "top_n_unrated",
     # recommender
     "GlobalMean",

@@ -8,7 +8,9 @@ loss, calls the callback and shows progress; :func:`check_args` and
 
 from __future__ import annotations
 
+import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -16,6 +18,7 @@ import torch
 from . import kernels
 from . import sparse as _sparse
 from ._validation import (
+    ConvergenceWarning,
     check_callback,
     check_finite_loss,
     check_lr,
@@ -28,6 +31,8 @@ from ._validation import (
 from .result import FactorisationResult
 
 CHUNK = 50  # epochs per compiled-kernel call between progress/callback reports
+#: A fit warns when its last tenth of epochs still lowered the loss by more than this fraction.
+STILL_FALLING = 0.01
 
 
 def check_input(A, mask):
@@ -103,6 +108,9 @@ def train(run, loss, *, num_epochs, at_start, chunk, lr, method, callback, progr
     is the loss after ``k`` epochs, and ``callback(k, losses[k])`` hears of every
     ``k >= 1`` in order.
 
+    Warns :class:`~labmf.ConvergenceWarning` when the last tenth of the epochs still
+    lowered the loss by more than :data:`STILL_FALLING` (1 %).
+
     Returns
     -------
     losses : ndarray of float64, shape (num_epochs + 1,)
@@ -144,7 +152,37 @@ def train(run, loss, *, num_epochs, at_start, chunk, lr, method, callback, progr
     finally:
         if bar is not None:
             bar.close()
-    return losses, time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0
+    warn_if_still_falling(losses, method, lr)
+    return losses, elapsed
+
+
+def warn_if_still_falling(losses, method: str, lr: float) -> None:
+    """Warn (:class:`~labmf.ConvergenceWarning`) if the loss fell materially over the last tenth of the run."""
+    num_epochs = len(losses) - 1
+    if num_epochs < 10:  # too short a run to judge
+        return
+    window = num_epochs // 10
+    before, after = float(losses[-1 - window]), float(losses[-1])
+    # A loss a million times below its start is converged for any purpose, however fast it still falls.
+    negligible = after <= 1e-6 * float(losses[0])
+    if before > 0 and (before - after) / before > STILL_FALLING and not negligible:
+        warnings.warn(
+            f"{method} stopped while its loss was still falling: {(before - after) / before:.2%} lower over the "
+            f"last {window} of {num_epochs} epochs (SSE {after:.6g}). Run more epochs (num_epochs) or raise lr "
+            f"(now {lr:g}); labmf.largest_stable_lr(labmf.lr_sweep(...)) finds the largest stable rate on a grid.",
+            ConvergenceWarning,
+            stacklevel=_caller_level(),
+        )
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside labmf (the user's call)."""
+    package = __file__.rsplit("/", 1)[0]
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def result(U, V, losses, elapsed, *, dtype, method, lr, num_epochs, seed, info=None):

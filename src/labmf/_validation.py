@@ -27,11 +27,16 @@ __all__ = [
     "check_callback",
     "check_finite_loss",
     "DivergenceError",
+    "ConvergenceWarning",
 ]
 
 
 class DivergenceError(FloatingPointError):
     """Raised when a training loss becomes NaN or infinite."""
+
+
+class ConvergenceWarning(UserWarning):
+    """Warned when a fit stops while its loss is still falling materially (as scikit-learn's)."""
 
 
 def _describe(x) -> str:
