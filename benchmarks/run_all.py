@@ -5,6 +5,7 @@ Usage::
     python benchmarks/run_all.py            # all benchmarks (what `make bench` runs)
     python benchmarks/run_all.py -k kernel  # only scripts whose name contains "kernel"
     python benchmarks/run_all.py --quick    # smaller problems (LABMF_BENCH_QUICK=1)
+    python benchmarks/run_all.py -k scale --scale  # bench_scale up to 10^8 ratings (make bench-scale)
     python benchmarks/run_all.py --list
 
 Each script prints its own tables and JSON lines (see ``_harness.py``) and appends
@@ -26,6 +27,8 @@ HERE = Path(__file__).resolve().parent
 
 # Threads pinned to one for every child, whatever the caller's environment says:
 # the figures are single-core, and oversubscription on small machines ruins them.
+# (labmf's n_jobs uses Python threads, which these variables do not limit: the
+# two-thread figures of bench_scale.py are unaffected.)
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                  "NUMBA_NUM_THREADS": "1"}
 
@@ -42,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-k", dest="pattern", help="run only scripts whose name contains this")
     ap.add_argument("--quick", action="store_true", help="small problems, few repeats (smoke run)")
     ap.add_argument("--list", action="store_true", help="list the scripts and exit")
+    ap.add_argument("--scale", action="store_true",
+                    help="bench_scale up to 10^8 ratings and the Netflix shape (LABMF_BENCH_SCALE=1; ~5 min)")
     args = ap.parse_args(argv)
 
     scripts = discover(args.pattern)
@@ -55,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, **SINGLE_THREAD}
     if args.quick:
         env["LABMF_BENCH_QUICK"] = "1"
+    if args.scale:
+        env["LABMF_BENCH_SCALE"] = "1"
     try:
         load, cores = os.getloadavg()[0], os.cpu_count() or 1
         if load > 0.5 * cores:

@@ -129,6 +129,7 @@ def test_check_memory_names_the_estimate():
 # -------------------------------------------------------------- two-core sparse GD
 
 
+@pytest.mark.filterwarnings("ignore:gd stopped while its loss was still falling")
 @pytest.mark.parametrize("rank", [3, 12])  # rank-specialised and generic sweeps
 def test_sparse_gd_threads_agree_and_are_deterministic(ratings, rank):
     A = from_triplets(torch.from_numpy(ratings.user.astype(np.int64)), torch.from_numpy(ratings.item.astype(np.int64)),

@@ -2,7 +2,8 @@
 
 One :func:`sgd_epoch` call runs one epoch of Funk-style per-rating SGD on the
 biased model ``r_ui ~ mu + b_u + b_i + p_u . q_i`` over the ratings in the order
-given.
+given; :func:`sgd_blocks` runs the same update over blocks of the blocked
+schedule (float32; driven by :mod:`._sgd`).
 
 Speed: the loops are compiled with the ``reassoc``/``contract``/``nsz``/``arcp``
 fast-math flags, which let LLVM vectorise the dot product and the two row
@@ -15,15 +16,12 @@ reassociated).
 
 from __future__ import annotations
 
-import math
-from typing import NamedTuple
-
 import numpy as np
 
 from .._jit import compile_kernel
 
-__all__ = ["sgd_epoch", "shuffle", "predict", "warm_up", "Blocked", "to_blocks", "plan_strata", "blocked_epoch",
-           "pair_keys", "first_repeat", "count", "BLOCK_BYTES"]
+__all__ = ["sgd_epoch", "shuffle", "predict", "warm_up", "block_counts", "scatter_blocks", "sgd_blocks",
+           "pair_keys", "first_repeat", "count"]
 
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
@@ -127,6 +125,21 @@ def warm_up() -> None:
     for a in frozen:
         a.setflags(write=False)
     predict(idx, idx, 0.0, *frozen, np.empty(1))
+    # The blocked schedule: float32 arrays, int32 block copies, and int32 or int64 inputs.
+    f32 = np.zeros((1, 2), np.float32)
+    b32, i32 = np.zeros(1, np.float32), np.zeros(1, np.int32)
+    sgd_blocks(i32, i32, np.ones(1, np.float32), np.array([0, 1]), np.zeros(1, np.int64), np.int64(1),
+               np.float32(0), b32, b32.copy(), f32, f32.copy(), *(np.float32(0.01),) * 4, np.zeros(1))
+    for dtype in (np.int32, np.int64):
+        idx = np.zeros(1, dtype=dtype)
+        count(idx, np.zeros(1, np.int64))
+        pair_keys(idx, idx, np.int64(1), np.zeros(1, np.int64))
+        for rating in (np.ones(1), np.ones(1, np.float32)):
+            block_counts(idx, idx, i32, i32, 1, np.zeros(1, np.int64))
+            scatter_blocks(idx, idx, rating, i32, i32, i32, i32, 1, np.zeros(1, np.int64), i32.copy(), i32.copy(),
+                           b32.copy())
+    first_repeat(np.zeros(1, np.int64))
+    predict(np.zeros(1, np.int64), np.zeros(1, np.int64), 0.0, b32, b32, f32, f32, np.empty(1))
 
 
 # ------------------------------------------------------------ blocked schedule
@@ -236,96 +249,3 @@ def _count(idx, counts):
 
 
 count = compile_kernel(_count)
-
-#: Target size of one block's two factor slabs: about half this machine's 2 MiB L2.
-BLOCK_BYTES = 1 << 20
-
-
-class Blocked(NamedTuple):
-    """Ratings in block order (int32 users/items renumbered bin by bin, float32 ratings);
-    block ``a * n_bins + b`` is ``block_ptr[b']:block_ptr[b' + 1]``; ``new_user[u]`` is
-    user ``u``'s row in the internal factors (likewise ``new_item``)."""
-
-    user: np.ndarray
-    item: np.ndarray
-    rating: np.ndarray
-    block_ptr: np.ndarray
-    n_bins: int
-    new_user: np.ndarray
-    new_item: np.ndarray
-
-
-def n_bins_for(nnz: int, n_users: int, n_items: int, rank: int) -> int:
-    """Grid size B: enough bins for a block's factor slabs to fit :data:`BLOCK_BYTES`
-    (at least 4, so two threads can share a stratum), but blocks of >= ~1000 ratings.
-    It does not depend on the thread count, so neither do the results."""
-    slabs = math.ceil((n_users + n_items) * rank * 4 / BLOCK_BYTES)
-    return int(max(1, min(max(4, slabs), math.isqrt(nnz // 1024), 1024)))
-
-
-def deal_bins(counts: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """Deal entities by decreasing count into ``n_bins`` bins, snake order (0..B-1, B-1..0, ...),
-    which balances both the ratings and the entities per bin. Returns ``(bin_of, new_id)``,
-    int32 of shape (n,), with the entities of each bin numbered contiguously."""
-    n = counts.shape[0]
-    pos = np.arange(n)
-    pos_bin = np.where((pos // n_bins) % 2 == 0, pos % n_bins, n_bins - 1 - pos % n_bins)
-    bin_of = np.empty(n, dtype=np.int32)
-    bin_of[np.argsort(-counts, kind="stable")] = pos_bin
-    new_id = np.empty(n, dtype=np.int32)
-    new_id[np.argsort(bin_of, kind="stable")] = np.arange(n, dtype=np.int32)
-    return bin_of, new_id
-
-
-def to_blocks(user, item, rating, user_counts, item_counts, rank: int) -> Blocked:
-    """Copy checked ratings into the block layout (one counting sort, 12 bytes a rating)."""
-    n_bins = n_bins_for(user.shape[0], user_counts.shape[0], item_counts.shape[0], rank)
-    user_bin, new_user = deal_bins(user_counts, n_bins)
-    item_bin, new_item = deal_bins(item_counts, n_bins)
-    counts = np.zeros(n_bins * n_bins, dtype=np.int64)
-    block_counts(user, item, user_bin, item_bin, n_bins, counts)
-    block_ptr = np.concatenate([[0], np.cumsum(counts)])
-    out = (np.empty(user.shape[0], np.int32), np.empty(user.shape[0], np.int32), np.empty(user.shape[0], np.float32))
-    scatter_blocks(user, item, rating, user_bin, item_bin, new_user, new_item, n_bins, block_ptr[:-1].copy(), *out)
-    return Blocked(*out, block_ptr, n_bins, new_user, new_item)
-
-
-def plan_strata(blocked: Blocked, n_jobs: int) -> list[list[np.ndarray]]:
-    """For each stratum ``s`` (blocks ``(a, (a + s) mod B)``), the block ids of each thread:
-    largest block first to the least-loaded thread, so the threads finish together."""
-    B = blocked.n_bins
-    sizes = np.diff(blocked.block_ptr)
-    plan = []
-    for s in range(B):
-        ids = np.arange(B) * B + (np.arange(B) + s) % B
-        loads, parts = [0] * n_jobs, [[] for _ in range(n_jobs)]
-        for b in ids[np.argsort(-sizes[ids], kind="stable")]:
-            t = loads.index(min(loads))
-            loads[t] += int(sizes[b])
-            parts[t].append(b)
-        plan.append([np.array(sorted(p), dtype=np.int64) for p in parts if p])
-    return plan
-
-
-def blocked_epoch(blocked: Blocked, plan, stratum_order, epoch_seed, params, steps, pool) -> float:
-    """One epoch of the blocked schedule; returns its SSE. ``steps`` = ``(lr, reg, lr_bias, reg_bias)``;
-    ``pool`` runs all but the first part of each stratum (None: one thread)."""
-    mu, bu, bi, P, Q = params
-    lr, reg, lr_bias, reg_bias = (np.float32(x) for x in steps)
-    shrink = np.float32(1.0 - float(lr) * float(reg))
-    block_sse = np.zeros(blocked.block_ptr.shape[0] - 1)
-    seed = np.int64(epoch_seed)
-
-    def run(blocks):
-        sgd_blocks(blocked.user, blocked.item, blocked.rating, blocked.block_ptr, blocks, seed, np.float32(mu),
-                   bu, bi, P, Q, lr, shrink, lr_bias, reg_bias, block_sse)
-
-    for s in stratum_order:
-        parts = plan[s]
-        futures = [pool.submit(run, p) for p in parts[1:]] if pool is not None else []
-        for p in parts[:1] if pool is not None else parts:
-            run(p)
-        for f in futures:
-            f.result()
-    # A fixed-order sum over a per-block array: the same for every thread count.
-    return float(block_sse.sum())

@@ -15,17 +15,14 @@ observed ratings plus an L2 penalty applied per rating, as in Surprise's ``SVD``
 
 from __future__ import annotations
 
-import math
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
-from .._validation import DivergenceError, check_lr, check_numpy_seed, check_scalar
+from .._validation import check_lr, check_numpy_seed, check_scalar
 from ..kernels import check_memory
-from ..metrics import rmse
-from . import _kernels
+from . import _sgd
 from ._base import (
     RatingModel,
     _as_numpy,
@@ -190,13 +187,13 @@ class BiasedMF(RatingModel):
         rng = np.random.default_rng(hp["seed"])
         if hp["schedule"] == "shuffle":
             data = check_triplets(u, i, r, n_users, n_items)
-            params = _initial_parameters(data, hp["rank"], hp["init_std"], rng)
-            train_rmse, eval_rmse = _train(params, data, hp, rng, held_out)
+            params = _sgd.initial_parameters(data, hp["rank"], hp["init_std"], rng)
+            train_rmse, eval_rmse = _sgd.train(params, data, hp, rng, held_out)
             counts = (np.bincount(data.user, minlength=n_users), np.bincount(data.item, minlength=n_items))
             seen = data.item[data.by_user]
         else:
-            counts, seen = _counts_and_seen(u, i, n_users, n_items, (user_idx, item_idx, ratings))
-            params, train_rmse, eval_rmse = _train_blocked(u, i, r, counts, hp, rng, held_out)
+            counts, seen = _sgd.counts_and_seen(u, i, n_users, n_items, (user_idx, item_idx, ratings))
+            params, train_rmse, eval_rmse = _sgd.train_blocked(u, i, r, counts, hp, rng, held_out)
         self._store(params, counts, seen, (float(r.min()), float(r.max())), train_rmse, eval_rmse)
         self.clip_, self.schedule_ = hp["clip"], hp["schedule"]
         self.fit_time_ = time.perf_counter() - start
@@ -227,7 +224,7 @@ class BiasedMF(RatingModel):
         check_in_range(u, self.n_users_, "user_idx", "users")
         check_in_range(i, self.n_items_, "item_idx", "items")
         params = (self.global_mean_, self.user_bias_, self.item_bias_, self.user_factors_, self.item_factors_)
-        return _predict(params, u, i, self.rating_range_ if self.clip_ else None)
+        return _sgd.predict_clipped(params, u, i, self.rating_range_ if self.clip_ else None)
 
     def scores(self, user) -> np.ndarray:
         """Predicted rating of every item for ``user``, shape (n_items_,) (not clipped)."""
@@ -347,122 +344,3 @@ def _fit_bytes(nnz: int, n_users: int, n_items: int, rank: int, schedule: str) -
     # int64 pair keys (freed before the block copy), int32 seen items, 12-byte block copy,
     # float32 factors (internal and returned), bins and maps.
     return nnz * 20 + rows * (rank * 8 + 48)
-
-
-def _counts_and_seen(u, i, n_users: int, n_items: int, raw):
-    """Per-user and per-item rating counts and each user's items (sorted, CSR by user, int32
-    when they fit), from one sort of the pairs; raises on a duplicate pair as check_triplets does."""
-    keys = np.empty(u.size, dtype=np.int64)
-    _kernels.pair_keys(u, i, np.int64(n_items), keys)
-    keys.sort()
-    if _kernels.first_repeat(keys) >= 0:
-        check_triplets(*raw, n_users, n_items)  # raises with the positions of the first repeat
-        raise AssertionError("a repeated (user, item) pair went unreported")
-    np.remainder(keys, n_items, out=keys)
-    seen = keys.astype(np.int32 if n_items < 2**31 else np.int64)
-    del keys
-    counts = np.zeros(n_users, dtype=np.int64), np.zeros(n_items, dtype=np.int64)
-    _kernels.count(u, counts[0])
-    _kernels.count(i, counts[1])
-    return counts, seen
-
-
-def _train_blocked(u, i, r, counts, hp: dict, rng, held_out):
-    """Blocked-schedule training: the parameters in the caller's user/item order (float32)
-    and the per-epoch training and held-out RMSEs."""
-    rank, num_epochs = hp["rank"], hp["num_epochs"]
-    mu = float(r.mean(dtype=np.float64))
-    P = rng.normal(0.0, hp["init_std"], size=(counts[0].size, rank)).astype(np.float32)
-    Q = rng.normal(0.0, hp["init_std"], size=(counts[1].size, rank)).astype(np.float32)
-    P[counts[0] == 0] = 0.0
-    Q[counts[1] == 0] = 0.0
-    blocked = _kernels.to_blocks(u, i, r, counts[0], counts[1], rank)
-    # Internal rows: each bin's users (items) contiguous, so a block's rows form one slab.
-    P_int, Q_int = np.empty_like(P), np.empty_like(Q)
-    P_int[blocked.new_user], Q_int[blocked.new_item] = P, Q
-    del P, Q
-    params = (mu, np.zeros(counts[0].size, np.float32), np.zeros(counts[1].size, np.float32), P_int, Q_int)
-    plan = _kernels.plan_strata(blocked, hp["n_jobs"])
-    epoch_seeds = rng.integers(0, 2**63, size=num_epochs, dtype=np.int64)
-    if held_out is not None:
-        held_out = (blocked.new_user[held_out[0]], blocked.new_item[held_out[1]], held_out[2])
-    clip = (float(r.min()), float(r.max())) if hp["clip"] else None
-    train_rmse, eval_rmse = np.empty(num_epochs), None if held_out is None else np.empty(num_epochs)
-    steps = [hp["lr"], hp["reg"], hp["lr_bias"], hp["reg_bias"]]
-    pool = ThreadPoolExecutor(hp["n_jobs"] - 1) if hp["n_jobs"] > 1 else None
-    try:
-        for epoch in range(num_epochs):
-            sse = _kernels.blocked_epoch(blocked, plan, rng.permutation(blocked.n_bins), epoch_seeds[epoch],
-                                         params, steps, pool)
-            _check_epoch(sse, epoch, steps[0], steps[2], hp["lr"])
-            train_rmse[epoch] = math.sqrt(sse / u.size)
-            if held_out is not None:
-                eval_rmse[epoch] = rmse(held_out[2], torch.from_numpy(_predict(params, *held_out[:2], clip)))
-            steps[0] *= hp["lr_decay"]
-            steps[2] *= hp["lr_decay"]
-    finally:
-        if pool is not None:
-            pool.shutdown()
-    _check_factors(params, hp["lr"])
-    mu, bu, bi, P_int, Q_int = params
-    return (mu, bu[blocked.new_user], bi[blocked.new_item], P_int[blocked.new_user],
-            Q_int[blocked.new_item]), train_rmse, eval_rmse
-
-
-def _check_epoch(sse: float, epoch: int, lr: float, lr_bias: float, lr0: float) -> None:
-    if not math.isfinite(sse):
-        raise DivergenceError(f"BiasedMF diverged: the training loss became {sse} in epoch {epoch + 1} "
-                              f"with lr={lr:g}, lr_bias={lr_bias:g}; lower lr (try lr={lr0 / 10:g})")
-
-
-def _check_factors(params, lr0: float) -> None:
-    if not (np.isfinite(params[3]).all() and np.isfinite(params[4]).all()):
-        raise DivergenceError(f"BiasedMF diverged: the factors overflowed with lr={lr0:g}; lower lr")
-
-
-def _initial_parameters(data, rank: int, init_std: float, rng):
-    """``(mu, b_u, b_i, P, Q)``: biases 0, factors ``N(0, init_std^2)`` for the users and
-    items with training ratings and 0 for the others (never updated: bias-only fallback)."""
-    P = rng.normal(0.0, init_std, size=(data.n_users, rank))
-    Q = rng.normal(0.0, init_std, size=(data.n_items, rank))
-    P[np.bincount(data.user, minlength=data.n_users) == 0] = 0.0
-    Q[np.bincount(data.item, minlength=data.n_items) == 0] = 0.0
-    return float(data.rating.mean()), np.zeros(data.n_users), np.zeros(data.n_items), P, Q
-
-
-def _train(params, data, hp: dict, rng, held_out):
-    """Run the SGD epochs in place on ``params``; per-epoch training and held-out RMSEs."""
-    mu, bu, bi, P, Q = params
-    num_epochs = hp["num_epochs"]
-    train_rmse = np.empty(num_epochs)
-    eval_rmse = None if held_out is None else np.empty(num_epochs)
-    # 32-bit indices when they fit: less memory traffic in the kernel (~7 % faster).
-    index_dtype = np.int32 if max(data.user.size, data.n_users, data.n_items) < 2**31 else np.int64
-    u, i = data.user.astype(index_dtype), data.item.astype(index_dtype)
-    order = np.arange(u.size, dtype=index_dtype)
-    # One 64-bit seed per epoch from the seeded Generator drives the compiled shuffle.
-    epoch_seeds = rng.integers(0, 2**63, size=num_epochs, dtype=np.int64)
-    lr, lr_bias = hp["lr"], hp["lr_bias"]
-    for epoch in range(num_epochs):
-        _kernels.shuffle(order, epoch_seeds[epoch])
-        sse = _kernels.sgd_epoch(u, i, data.rating, order, mu, bu, bi, P, Q, lr, hp["reg"], lr_bias,
-                                 hp["reg_bias"])
-        _check_epoch(sse, epoch, lr, lr_bias, hp["lr"])
-        train_rmse[epoch] = math.sqrt(sse / u.size)
-        if held_out is not None:
-            eu, ei, er = held_out
-            clip = (float(data.rating.min()), float(data.rating.max())) if hp["clip"] else None
-            eval_rmse[epoch] = rmse(er, torch.from_numpy(_predict(params, eu, ei, clip)))
-        lr *= hp["lr_decay"]
-        lr_bias *= hp["lr_decay"]
-    _check_factors(params, hp["lr"])
-    return train_rmse, eval_rmse
-
-
-def _predict(params, u: np.ndarray, i: np.ndarray, clip) -> np.ndarray:
-    """``mu + b_u + b_i + p_u . q_i`` for checked index pairs, clipped to ``clip`` = (low, high)."""
-    est = np.empty(u.size)
-    _kernels.predict(u, i, *params, est)
-    if clip is not None:
-        np.clip(est, *clip, out=est)
-    return est

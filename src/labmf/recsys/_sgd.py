@@ -1,0 +1,257 @@
+"""The SGD training loops of :class:`labmf.recsys.BiasedMF` (private).
+
+Two schedules over the same per-rating update (:mod:`._kernels`):
+
+* ``shuffle`` (:func:`train`): each epoch one sweep over all the ratings in a fresh
+  random order, float64, one thread: what BiasedMF has always done.
+* ``blocked`` (:func:`train_blocked`): FPSGD/libmf's schedule (Chin et al. 2015).
+  Users and items are dealt into B bins each; the ratings are copied into the
+  B x B grid of (user bin, item bin) blocks (a counting sort). The B blocks of a
+  stratum, ``(a, (a + s) mod B)`` for ``a = 0..B-1``, share no user and no item,
+  so they are swept in parallel by ``n_jobs`` Python threads (the kernels release
+  the GIL) and the result is the same for every thread count. Each block is
+  shuffled before its sweep; the strata come in a fresh random order each epoch.
+  Factors are float32, indices int32, and each bin's users (items) are
+  renumbered to be contiguous, so a block's factor rows are two slabs of about
+  :data:`BLOCK_BYTES` that stay in cache: the cost per rating no longer grows
+  with the data (``benchmarks/bench_scale.py``).
+
+Python threads rather than numba's ``parallel=True``: they need no threading
+layer, are not capped by ``NUMBA_NUM_THREADS=1`` (which the Makefile exports for
+reproducibility), and one kernel call per stratum and thread keeps their cost
+negligible (about 2,000 calls for 20 epochs at the Netflix size).
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from .._validation import DivergenceError
+from ..metrics import rmse
+from . import _kernels
+from ._base import check_triplets
+
+__all__ = ["initial_parameters", "train", "train_blocked", "counts_and_seen", "predict_clipped", "BLOCK_BYTES"]
+
+
+#: Target size of one block's two factor slabs: about half this machine's 2 MiB L2.
+BLOCK_BYTES = 1 << 20
+
+
+class Blocked(NamedTuple):
+    """Ratings in block order (int32 users/items renumbered bin by bin, float32 ratings), shape
+    (nnz,): block ``k = a * n_bins + b`` (user bin ``a``, item bin ``b``) is
+    ``block_ptr[k]:block_ptr[k + 1]``; ``new_user[u]`` is user ``u``'s row in the internal
+    factors (likewise ``new_item``)."""
+
+    user: np.ndarray
+    item: np.ndarray
+    rating: np.ndarray
+    block_ptr: np.ndarray
+    n_bins: int
+    new_user: np.ndarray
+    new_item: np.ndarray
+
+
+def n_bins_for(nnz: int, n_users: int, n_items: int, rank: int) -> int:
+    """Grid size B: enough bins for a block's factor slabs to fit :data:`BLOCK_BYTES`
+    (at least 4, so two threads can share a stratum), but blocks of >= ~1000 ratings.
+    It does not depend on the thread count, so neither do the results."""
+    slabs = math.ceil((n_users + n_items) * rank * 4 / BLOCK_BYTES)
+    return int(max(1, min(max(4, slabs), math.isqrt(nnz // 1024), 1024)))
+
+
+def deal_bins(counts: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deal entities by decreasing count into ``n_bins`` bins, snake order (0..B-1, B-1..0, ...),
+    which balances both the ratings and the entities per bin. Returns ``(bin_of, new_id)``,
+    int32 of shape (n,), with the entities of each bin numbered contiguously."""
+    n = counts.shape[0]
+    pos = np.arange(n)
+    pos_bin = np.where((pos // n_bins) % 2 == 0, pos % n_bins, n_bins - 1 - pos % n_bins)
+    bin_of = np.empty(n, dtype=np.int32)
+    bin_of[np.argsort(-counts, kind="stable")] = pos_bin
+    new_id = np.empty(n, dtype=np.int32)
+    new_id[np.argsort(bin_of, kind="stable")] = np.arange(n, dtype=np.int32)
+    return bin_of, new_id
+
+
+def to_blocks(user, item, rating, user_counts, item_counts, rank: int) -> Blocked:
+    """Copy checked ratings into the block layout (one counting sort, 12 bytes a rating)."""
+    n_bins = n_bins_for(user.shape[0], user_counts.shape[0], item_counts.shape[0], rank)
+    user_bin, new_user = deal_bins(user_counts, n_bins)
+    item_bin, new_item = deal_bins(item_counts, n_bins)
+    counts = np.zeros(n_bins * n_bins, dtype=np.int64)
+    _kernels.block_counts(user, item, user_bin, item_bin, n_bins, counts)
+    block_ptr = np.concatenate([[0], np.cumsum(counts)])
+    nnz = user.shape[0]
+    out = (np.empty(nnz, np.int32), np.empty(nnz, np.int32), np.empty(nnz, np.float32))
+    cursor = block_ptr[:-1].copy()
+    _kernels.scatter_blocks(user, item, rating, user_bin, item_bin, new_user, new_item, n_bins, cursor, *out)
+    return Blocked(*out, block_ptr, n_bins, new_user, new_item)
+
+
+def plan_strata(blocked: Blocked, n_jobs: int) -> list[list[np.ndarray]]:
+    """For each stratum ``s`` (blocks ``(a, (a + s) mod B)``), the block ids of each thread:
+    largest block first to the least-loaded thread, so the threads finish together."""
+    B = blocked.n_bins
+    sizes = np.diff(blocked.block_ptr)
+    plan = []
+    for s in range(B):
+        ids = np.arange(B) * B + (np.arange(B) + s) % B
+        loads, parts = [0] * n_jobs, [[] for _ in range(n_jobs)]
+        for b in ids[np.argsort(-sizes[ids], kind="stable")]:
+            t = loads.index(min(loads))
+            loads[t] += int(sizes[b])
+            parts[t].append(b)
+        plan.append([np.array(sorted(p), dtype=np.int64) for p in parts if p])
+    return plan
+
+
+def blocked_epoch(blocked: Blocked, plan, stratum_order, epoch_seed, params, steps, pool) -> float:
+    """One epoch of the blocked schedule; returns its SSE. ``steps`` = ``(lr, reg, lr_bias, reg_bias)``;
+    ``pool`` runs all but the first part of each stratum (None: one thread)."""
+    mu, bu, bi, P, Q = params
+    lr, reg, lr_bias, reg_bias = (np.float32(x) for x in steps)
+    shrink = np.float32(1.0 - float(lr) * float(reg))
+    block_sse = np.zeros(blocked.block_ptr.shape[0] - 1)
+    seed = np.int64(epoch_seed)
+
+    def run(blocks):
+        _kernels.sgd_blocks(blocked.user, blocked.item, blocked.rating, blocked.block_ptr, blocks, seed,
+                            np.float32(mu), bu, bi, P, Q, lr, shrink, lr_bias, reg_bias, block_sse)
+
+    for s in stratum_order:
+        parts = plan[s]
+        futures = [pool.submit(run, p) for p in parts[1:]] if pool is not None else []
+        for p in parts[:1] if pool is not None else parts:
+            run(p)
+        for f in futures:
+            f.result()
+    # A fixed-order sum over a per-block array: the same for every thread count.
+    return float(block_sse.sum())
+
+
+def counts_and_seen(u, i, n_users: int, n_items: int, raw):
+    """Per-user and per-item rating counts and each user's items (sorted, CSR by user, int32
+    when they fit), from one sort of the pairs; raises on a duplicate pair as check_triplets does."""
+    keys = np.empty(u.size, dtype=np.int64)
+    _kernels.pair_keys(u, i, np.int64(n_items), keys)
+    keys.sort()
+    if _kernels.first_repeat(keys) >= 0:
+        check_triplets(*raw, n_users, n_items)  # raises with the positions of the first repeat
+        raise AssertionError("a repeated (user, item) pair went unreported")
+    np.remainder(keys, n_items, out=keys)
+    seen = keys.astype(np.int32 if n_items < 2**31 else np.int64)
+    del keys
+    counts = np.zeros(n_users, dtype=np.int64), np.zeros(n_items, dtype=np.int64)
+    _kernels.count(u, counts[0])
+    _kernels.count(i, counts[1])
+    return counts, seen
+
+
+def train_blocked(u, i, r, counts, hp: dict, rng, held_out):
+    """Blocked-schedule training: the parameters in the caller's user/item order (float32)
+    and the per-epoch training and held-out RMSEs."""
+    rank, num_epochs = hp["rank"], hp["num_epochs"]
+    mu = float(r.mean(dtype=np.float64))
+    P = rng.normal(0.0, hp["init_std"], size=(counts[0].size, rank)).astype(np.float32)
+    Q = rng.normal(0.0, hp["init_std"], size=(counts[1].size, rank)).astype(np.float32)
+    P[counts[0] == 0] = 0.0
+    Q[counts[1] == 0] = 0.0
+    blocked = to_blocks(u, i, r, counts[0], counts[1], rank)
+    # Internal rows: each bin's users (items) contiguous, so a block's rows form one slab.
+    P_int, Q_int = np.empty_like(P), np.empty_like(Q)
+    P_int[blocked.new_user], Q_int[blocked.new_item] = P, Q
+    del P, Q
+    params = (mu, np.zeros(counts[0].size, np.float32), np.zeros(counts[1].size, np.float32), P_int, Q_int)
+    plan = plan_strata(blocked, hp["n_jobs"])
+    epoch_seeds = rng.integers(0, 2**63, size=num_epochs, dtype=np.int64)
+    if held_out is not None:
+        held_out = (blocked.new_user[held_out[0]], blocked.new_item[held_out[1]], held_out[2])
+    clip = (float(r.min()), float(r.max())) if hp["clip"] else None
+    train_rmse, eval_rmse = np.empty(num_epochs), None if held_out is None else np.empty(num_epochs)
+    steps = [hp["lr"], hp["reg"], hp["lr_bias"], hp["reg_bias"]]
+    pool = ThreadPoolExecutor(hp["n_jobs"] - 1) if hp["n_jobs"] > 1 else None
+    try:
+        for epoch in range(num_epochs):
+            sse = blocked_epoch(blocked, plan, rng.permutation(blocked.n_bins), epoch_seeds[epoch],
+                                         params, steps, pool)
+            _check_epoch(sse, epoch, steps[0], steps[2], hp["lr"])
+            train_rmse[epoch] = math.sqrt(sse / u.size)
+            if held_out is not None:
+                eval_rmse[epoch] = rmse(held_out[2], torch.from_numpy(predict_clipped(params, *held_out[:2], clip)))
+            steps[0] *= hp["lr_decay"]
+            steps[2] *= hp["lr_decay"]
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    _check_factors(params, hp["lr"])
+    mu, bu, bi, P_int, Q_int = params
+    return (mu, bu[blocked.new_user], bi[blocked.new_item], P_int[blocked.new_user],
+            Q_int[blocked.new_item]), train_rmse, eval_rmse
+
+
+
+
+def _check_epoch(sse: float, epoch: int, lr: float, lr_bias: float, lr0: float) -> None:
+    if not math.isfinite(sse):
+        raise DivergenceError(f"BiasedMF diverged: the training loss became {sse} in epoch {epoch + 1} "
+                              f"with lr={lr:g}, lr_bias={lr_bias:g}; lower lr (try lr={lr0 / 10:g})")
+
+
+def _check_factors(params, lr0: float) -> None:
+    if not (np.isfinite(params[3]).all() and np.isfinite(params[4]).all()):
+        raise DivergenceError(f"BiasedMF diverged: the factors overflowed with lr={lr0:g}; lower lr")
+
+
+def initial_parameters(data, rank: int, init_std: float, rng):
+    """``(mu, b_u, b_i, P, Q)``: biases 0, factors ``N(0, init_std^2)`` for the users and
+    items with training ratings and 0 for the others (never updated: bias-only fallback)."""
+    P = rng.normal(0.0, init_std, size=(data.n_users, rank))
+    Q = rng.normal(0.0, init_std, size=(data.n_items, rank))
+    P[np.bincount(data.user, minlength=data.n_users) == 0] = 0.0
+    Q[np.bincount(data.item, minlength=data.n_items) == 0] = 0.0
+    return float(data.rating.mean()), np.zeros(data.n_users), np.zeros(data.n_items), P, Q
+
+
+def train(params, data, hp: dict, rng, held_out):
+    """Run the SGD epochs in place on ``params``; per-epoch training and held-out RMSEs."""
+    mu, bu, bi, P, Q = params
+    num_epochs = hp["num_epochs"]
+    train_rmse = np.empty(num_epochs)
+    eval_rmse = None if held_out is None else np.empty(num_epochs)
+    # 32-bit indices when they fit: less memory traffic in the kernel (~7 % faster).
+    index_dtype = np.int32 if max(data.user.size, data.n_users, data.n_items) < 2**31 else np.int64
+    u, i = data.user.astype(index_dtype), data.item.astype(index_dtype)
+    order = np.arange(u.size, dtype=index_dtype)
+    # One 64-bit seed per epoch from the seeded Generator drives the compiled shuffle.
+    epoch_seeds = rng.integers(0, 2**63, size=num_epochs, dtype=np.int64)
+    lr, lr_bias = hp["lr"], hp["lr_bias"]
+    for epoch in range(num_epochs):
+        _kernels.shuffle(order, epoch_seeds[epoch])
+        sse = _kernels.sgd_epoch(u, i, data.rating, order, mu, bu, bi, P, Q, lr, hp["reg"], lr_bias,
+                                 hp["reg_bias"])
+        _check_epoch(sse, epoch, lr, lr_bias, hp["lr"])
+        train_rmse[epoch] = math.sqrt(sse / u.size)
+        if held_out is not None:
+            eu, ei, er = held_out
+            clip = (float(data.rating.min()), float(data.rating.max())) if hp["clip"] else None
+            eval_rmse[epoch] = rmse(er, torch.from_numpy(predict_clipped(params, eu, ei, clip)))
+        lr *= hp["lr_decay"]
+        lr_bias *= hp["lr_decay"]
+    _check_factors(params, hp["lr"])
+    return train_rmse, eval_rmse
+
+
+def predict_clipped(params, u: np.ndarray, i: np.ndarray, clip) -> np.ndarray:
+    """``mu + b_u + b_i + p_u . q_i`` for checked index pairs, clipped to ``clip`` = (low, high)."""
+    est = np.empty(u.size)
+    _kernels.predict(u, i, *params, est)
+    if clip is not None:
+        np.clip(est, *clip, out=est)
+    return est
