@@ -13,6 +13,9 @@ import torch
 
 import labmf
 from labmf.evaluate import (
+    LrTrial,
+    best_lr_trial,
+    fit_early_stopped,
     fit_with_heldout,
     holdout_split,
     largest_stable_lr,
@@ -97,6 +100,40 @@ def test_fit_with_heldout_reproduces_the_uninterrupted_run():
         fit_with_heldout(labmf.factorise_gd, A, train, test, 3, num_epochs=5, every=0, seed=0)
     with pytest.raises(ValueError, match="test_mask"):
         fit_with_heldout(labmf.factorise_gd, A, train, torch.zeros_like(test), 3, num_epochs=5, seed=0)
+
+
+def test_fit_early_stopped_keeps_the_epoch_best_on_validation():
+    A, M = _ratings()
+    rest, test = holdout_split(M, 0.1, seed=0)
+    train, val = holdout_split(rest, 0.2, seed=1)
+    out = fit_early_stopped(labmf.factorise_gd, A, train, val, 3, num_epochs=200, every=10, lr=5e-3, seed=4)
+    ref, hist = fit_with_heldout(labmf.factorise_gd, A, train, val, 3, num_epochs=200, every=10, lr=5e-3, seed=4)
+    assert np.array_equal(out.history.test_rmse, hist.test_rmse)
+    assert torch.equal(out.final.U, ref.U) and out.final.num_epochs == 200
+    k = int(np.argmin(hist.test_rmse))
+    assert out.best_epoch == hist.epochs[k]
+    again = labmf.factorise_gd(A, train, 3, lr=5e-3, num_epochs=out.best_epoch, seed=4)
+    assert torch.equal(out.best.U, again.U) and torch.equal(out.best.V, again.V)
+    assert out.best.losses.shape == (out.best_epoch + 1,)
+    assert labmf.rmse(A, out.best.reconstruction, val) == pytest.approx(hist.test_rmse[k])
+    with pytest.raises(ValueError, match="disjoint"):
+        fit_early_stopped(labmf.factorise_gd, A, rest, val, 3, num_epochs=5, seed=0)
+
+
+def test_best_lr_trial_ties_below_the_floor_go_to_the_first_there():
+    def trial(lr, losses, diverged=False):
+        return LrTrial(lr, np.asarray(losses), None if diverged else object(), 2 if diverged else None)
+
+    trials = [trial(1e-3, [9, 5, 3]), trial(1e-2, [9, 1e-7, 1e-14]), trial(3e-2, [9, 1e-10, 1e-13]),
+              trial(1e-1, [9, np.inf], diverged=True)]
+    assert best_lr_trial(trials).lr == 1e-2  # the lowest final loss
+    assert best_lr_trial(trials, floor=1e-12).lr == 1e-2  # both reach the floor at epoch 2: the smaller lr
+    assert best_lr_trial(trials, floor=1e-9).lr == 3e-2  # there at epoch 1, the other at epoch 2
+    assert best_lr_trial(trials[:1] + trials[3:]).lr == 1e-3
+    with pytest.raises(ValueError, match="diverged"):
+        best_lr_trial(trials[3:])
+    with pytest.raises(ValueError, match="floor"):
+        best_lr_trial(trials, floor=-1.0)
 
 
 # ------------------------------------------------------------------ top-n

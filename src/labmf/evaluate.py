@@ -4,30 +4,37 @@ A rating matrix is judged on ratings the model never saw. :func:`holdout_split`
 divides the observed entries of a mask into disjoint training and test masks,
 deterministically given ``seed``, so a printed held-out RMSE is the same on every run.
 (k-fold splits of a list of ratings are :func:`labmf.recsys.kfold_indices`.)
-:func:`fit_with_heldout` records the held-out RMSE while training, :func:`lr_sweep`
-tries learning rates and :func:`top_n_unrated` recommends from a prediction.
+:func:`fit_with_heldout` records the held-out RMSE while training,
+:func:`fit_early_stopped` also keeps the factors of the epoch that was best on a
+validation mask, :func:`lr_sweep` tries learning rates (:func:`best_lr_trial` picks
+the lowest final loss) and :func:`top_n_unrated` recommends from a prediction.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 
-from ._validation import DivergenceError, check_binary, check_lr, check_numpy_seed, check_scalar
+from ._fit import warn_if_still_falling
+from ._validation import ConvergenceWarning, DivergenceError, check_binary, check_lr, check_numpy_seed, check_scalar
 from .metrics import rmse
 from .result import FactorisationResult
 
 __all__ = [
     "holdout_split",
     "fit_with_heldout",
+    "fit_early_stopped",
+    "EarlyStopped",
     "HeldoutHistory",
     "top_n_unrated",
     "LrTrial",
     "lr_sweep",
     "largest_stable_lr",
+    "best_lr_trial",
     "still_improving",
 ]
 
@@ -132,6 +139,48 @@ def fit_with_heldout(
         Final factors; ``losses`` has ``num_epochs + 1`` training SSEs.
     history : HeldoutHistory
     """
+    result, history, _, _ = _monitored(fit, A, train_mask, test_mask, rank, num_epochs, every, seed, kwargs)
+    return result, history
+
+
+@dataclass(frozen=True, eq=False)
+class EarlyStopped:
+    """The outcome of :func:`fit_early_stopped`.
+
+    Attributes
+    ----------
+    best, final : FactorisationResult
+        The factors after ``best_epoch`` epochs and after all of them.
+    best_epoch : int
+        The measured epoch with the lowest validation RMSE (the earliest on a tie).
+    history : HeldoutHistory
+        The validation RMSE at every measured epoch.
+    """
+
+    best: FactorisationResult
+    final: FactorisationResult
+    best_epoch: int
+    history: HeldoutHistory
+
+
+def fit_early_stopped(fit, A, train_mask, val_mask, rank: int, *, num_epochs: int, every: int = 10,
+                      seed: int | None = None, **kwargs) -> EarlyStopped:
+    """Train as :func:`fit_with_heldout` does, on ``val_mask``, and keep its best epoch.
+
+    The epoch is chosen on *validation* ratings: keep ``val_mask`` disjoint from the
+    ratings that will score the model, or the choice flatters it. Arguments are those
+    of :func:`fit_with_heldout`, with ``val_mask`` in place of ``test_mask``.
+    """
+    final, history, best, best_epoch = _monitored(fit, A, train_mask, val_mask, rank, num_epochs, every, seed,
+                                                  kwargs, keep_best=True)
+    return EarlyStopped(best=best, final=final, best_epoch=best_epoch, history=history)
+
+
+def _monitored(fit, A, train_mask, test_mask, rank, num_epochs, every, seed, kwargs, *, keep_best=False):
+    """Train in chunks of ``every`` epochs, measuring the RMSE on ``test_mask`` between them.
+
+    Returns ``(final, history, best, best_epoch)``; ``best`` is None unless ``keep_best``.
+    """
     num_epochs = check_scalar(num_epochs, "num_epochs", int, min_val=1)
     every = check_scalar(every, "every", int, min_val=1)
     if getattr(fit, "__name__", "") == "factorise_autograd":
@@ -145,20 +194,30 @@ def fit_with_heldout(
     res = fit(A_t, train_mask, rank, num_epochs=0, seed=seed, generator=generator, **kwargs)
     losses: list[torch.Tensor] = [res.losses]
     epochs, errs = [0], [rmse(A_t, res.reconstruction, test_b)]
-    done, elapsed = 0, 0.0
+    done, elapsed, best = 0, 0.0, (res, 0) if keep_best else None
     while done < num_epochs:
         todo = min(every, num_epochs - done)
-        res = fit(A_t, train_mask, rank, num_epochs=todo, init=(res.U, res.V), **kwargs)
+        with warnings.catch_warnings():  # a chunk still falling says nothing; the whole run is judged below
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            res = fit(A_t, train_mask, rank, num_epochs=todo, init=(res.U, res.V), **kwargs)
         losses.append(res.losses[1:])
         elapsed += res.elapsed
         done += todo
         epochs.append(done)
         errs.append(rmse(A_t, res.reconstruction, test_b))
-    result = FactorisationResult(
-        U=res.U, V=res.V, losses=torch.cat(losses), method=res.method, rank=res.rank,
-        lr=res.lr, num_epochs=num_epochs, seed=seed, elapsed=elapsed, info=dict(res.info),
-    )
-    return result, HeldoutHistory(np.asarray(epochs, dtype=np.int64), np.asarray(errs))
+        if keep_best and errs[-1] < min(errs[:-1]):
+            best = (res, done)
+    all_losses = torch.cat(losses)
+    warn_if_still_falling(all_losses.numpy(), res.method, res.lr)
+
+    def whole(r, k):
+        return FactorisationResult(U=r.U, V=r.V, losses=all_losses[: k + 1].clone(), method=r.method, rank=r.rank,
+                                   lr=r.lr, num_epochs=k, seed=seed, elapsed=elapsed, info=dict(r.info))
+
+    history = HeldoutHistory(np.asarray(epochs, dtype=np.int64), np.asarray(errs))
+    if not keep_best:
+        return whole(res, num_epochs), history, None, None
+    return whole(res, num_epochs), history, whole(*best), best[1]
 
 
 def _heldout_mask(test_mask, train_mask, A: torch.Tensor) -> torch.Tensor:
@@ -321,3 +380,21 @@ def still_improving(losses, window: int = 100, rtol: float = 0.01) -> bool:
     rtol = check_scalar(rtol, "rtol", float, min_val=0.0)
     before, after = losses[-1 - window], losses[-1]
     return bool(before - after > rtol * abs(after))
+
+
+def best_lr_trial(trials, *, floor: float = 0.0) -> LrTrial:
+    """The finished :class:`LrTrial` with the lowest final loss (diverged ones never win).
+
+    Final losses at or below ``floor`` (>= 0, e.g. the dtype's rounding noise) count as
+    equal; among those the trial that first reached ``floor`` wins, then the smaller lr.
+    """
+    floor = check_scalar(floor, "floor", float, min_val=0.0)
+    finished = [t for t in trials if t.result is not None]
+    if not finished:
+        raise ValueError(f"every learning rate diverged among {[t.lr for t in trials]}; try smaller ones")
+
+    def key(t):
+        below = np.flatnonzero(t.losses <= floor)
+        return (max(float(t.losses[-1]), floor), int(below[0]) if below.size else len(t.losses), t.lr)
+
+    return min(finished, key=key)
