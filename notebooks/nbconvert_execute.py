@@ -1,10 +1,43 @@
-# nbconvert configuration used by `make notebooks`: execute in place, then clear
-# volatile metadata so stored notebooks diff cleanly. Cell tags (e.g. the papermill
-# `parameters` tag, nbval markers) and the kernel spec are kept.
+# nbconvert configuration used by `make notebooks` (and `make report`, the tests): execute,
+# then clear volatile metadata so stored notebooks diff cleanly.
+#
+# The notebook-level metadata left behind is exactly what JupyterLab itself writes when it
+# saves a notebook on this setup: the kernelspec {display_name, language, name} of the kernel
+# that ran it and the kernel's full `language_info` (as its kernel_info reply gives it), with
+# nbformat 4.5. Anything less and JupyterLab marks a freshly opened notebook modified and its
+# autosave rewrites the tracked file. Cell tags (the papermill `parameters` tag, nbval
+# markers) are kept; execution timestamps and widget state are dropped.
+from nbconvert.preprocessors import Preprocessor
+
 c = get_config()  # noqa: F821 - provided by traitlets when the file is loaded
 c.NbConvertApp.export_format = "notebook"
 c.ClearMetadataPreprocessor.enabled = True
 c.ClearMetadataPreprocessor.preserve_cell_metadata_mask = {"tags"}
-c.ClearMetadataPreprocessor.preserve_nb_metadata_mask = {"kernelspec", ("language_info", "name")}
+# Full language_info as the kernel reported it while executing (nbclient stores it);
+# "widgets" (saved widget state) is not in the mask: a stored widget renders from live state.
+c.ClearMetadataPreprocessor.preserve_nb_metadata_mask = {"kernelspec", "language_info"}
 c.ExecutePreprocessor.timeout = 1800
 c.ExecutePreprocessor.kernel_name = "python3"
+
+
+class JupyterLabMetadata(Preprocessor):
+    """Write the kernelspec and nbformat version the way JupyterLab would.
+
+    nbclient records `language_info` but leaves `kernelspec` as it found it, so a
+    notebook saved by an older front end keeps e.g. display_name "Python 3" while
+    JupyterLab writes the installed spec's "Python 3 (ipykernel)". Runs after the
+    default preprocessors (execute, then clear metadata).
+    """
+
+    def preprocess(self, nb, resources):
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        name = c.ExecutePreprocessor.kernel_name
+        spec = KernelSpecManager().get_kernel_spec(name)
+        nb.metadata["kernelspec"] = {"display_name": spec.display_name, "language": spec.language, "name": name}
+        # JupyterLab 4 saves every notebook as nbformat 4.5 (cell ids).
+        nb.nbformat, nb.nbformat_minor = 4, 5
+        return nb, resources
+
+
+c.NotebookExporter.preprocessors = [JupyterLabMetadata]
