@@ -113,10 +113,12 @@ def test_ratings_indexed_is_contiguous_and_invertible(small):
 def test_ratings_validation():
     with pytest.raises(ValueError, match="same length"):
         Ratings([1, 2], [1], [3.0, 4.0], [0, 0])
-    with pytest.raises(ValueError, match="> 0"):
-        Ratings([1], [1], [0.0], [0])
-    r = Ratings([1], [7], [4.0], [0])
-    assert r.title(7) == "movie 7"
+    with pytest.raises(ValueError, match="lab layout needs ratings > 0"):
+        lab_layout(Ratings([1], [1], [0.0], [0]), n_movies=1)  # 0 is fine as a rating, not in the layout
+    r = Ratings([1], [7], [4.0])  # no timestamp needed
+    assert r.timestamp is None
+    with pytest.raises(KeyError, match="no title for item 7"):
+        r.title(7)  # never a made-up "movie 7"
     with pytest.raises(ValueError):
         r.user[0] = 5  # read-only arrays: the dataclass is frozen all the way down
 
@@ -166,9 +168,8 @@ def test_layout_orders_by_count_then_id():
 
 
 def test_layout_rejects_bad_arguments(small):
-    dup = Ratings([1, 1], [5, 5], [3.0, 4.0], [0, 1])
     with pytest.raises(ValueError, match="duplicate"):
-        lab_layout(dup, n_movies=1)
+        Ratings([1, 1], [5, 5], [3.0, 4.0], [0, 1])
     with pytest.raises(ValueError, match="n_movies"):
         lab_layout(small, n_movies=10_000)
     with pytest.raises(ValueError, match="n_users"):

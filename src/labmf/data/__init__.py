@@ -1,7 +1,9 @@
-"""Data: the lab's small matrices, MovieLens, the course's files and downloads.
+"""Data: your own ratings, the lab's small matrices, MovieLens, the course's files.
 
 Orientation: the lab layout (:class:`LabLayout`, notebook 04) is movies x users;
-:class:`Ratings` tables feed the recommender, which is users x items.
+:class:`Ratings` tables (raw integer or string ids, from :func:`load_ratings` or
+:func:`load_movielens`) feed the recommender, which is users x items. Titles are
+looked up the same way on both (``title``, ``find_title``, ``search_titles``).
 """
 
 from .course import (
@@ -14,13 +16,16 @@ from .course import (
 )
 from .download import REGISTRY, DownloadError, RemoteFile, UnknownHashError, data_dir, fetch
 from .lab import blog_matrix, lab_mask, lab_matrix
-from .layout import LabLayout, find_title, lab_layout, normalise_title
-from .movielens import Ratings, load_movielens, read_movielens_zip
+from .layout import LabLayout, lab_layout
+from .movielens import load_movielens, read_movielens_zip
+from .ratings import load_ratings
+from .table import IdMap, Ratings, UnknownIdError
+from .titles import find_title, normalise_title, search_titles
 
 __all__ = [
     "lab_matrix", "lab_mask", "blog_matrix",
-    "Ratings", "load_movielens", "read_movielens_zip",
-    "LabLayout", "lab_layout", "normalise_title", "find_title",
+    "Ratings", "load_ratings", "IdMap", "UnknownIdError", "load_movielens", "read_movielens_zip",
+    "LabLayout", "lab_layout", "normalise_title", "find_title", "search_titles",
     "COURSE_SHAPE", "load_course_titles", "check_course_ratings", "load_course_ratings",
     "course_layout", "load_lab_layout",
     "REGISTRY", "RemoteFile", "DownloadError", "UnknownHashError", "data_dir", "fetch",

@@ -15,13 +15,13 @@ import csv
 import gzip
 import io
 import zipfile
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from .download import check_sha256, fetch
+from .table import Ratings
 
 __all__ = ["Ratings", "load_movielens", "read_movielens_zip", "embedded_files",
            "EMBEDDED_SHA256", "MOVIELENS_NAMES"]
@@ -42,108 +42,6 @@ MOVIELENS_NAMES = {
     "100k": "ml-100k", "ml-100k": "ml-100k",
     "1m": "ml-1m", "ml-1m": "ml-1m",
 }
-
-
-def _column(values, name: str, dtype) -> np.ndarray:
-    """``values`` as a read-only 1-D array of ``dtype``, refusing lossy casts."""
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    kinds = "iu" if dtype is np.int64 else "iuf"
-    if arr.size and arr.dtype.kind not in kinds:
-        what = "integers" if dtype is np.int64 else "real numbers"
-        raise TypeError(f"{name} must hold {what}, got dtype {arr.dtype}")
-    if arr.dtype == np.uint64 and arr.size and int(arr.max()) >= 2**63:
-        # The cast to int64 would wrap these ids to negative numbers.
-        raise ValueError(f"{name} must be below 2**63, got {int(arr.max())}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    arr.setflags(write=False)
-    return arr
-
-
-@dataclass(frozen=True, eq=False)
-class Ratings:
-    """A table of explicit ratings with raw MovieLens ids (one row per rating).
-
-    Attributes
-    ----------
-    user, item : numpy.ndarray of int64, shape (nnz,)
-        Raw user and movie ids.
-    rating : numpy.ndarray of float32, shape (nnz,)
-        Stars, > 0 (MovieLens: 0.5 to 5 in half stars, or whole stars 1-5).
-    timestamp : numpy.ndarray of int64, shape (nnz,)
-        Seconds since the Unix epoch.
-    titles : dict[int, str]
-        Movie id -> title as MovieLens spells it (``"Beautiful Mind, A (2001)"``).
-    name : str
-        Where the table came from.
-    """
-
-    user: np.ndarray
-    item: np.ndarray
-    rating: np.ndarray
-    timestamp: np.ndarray
-    titles: dict[int, str] = field(default_factory=dict)
-    name: str = ""
-
-    def __post_init__(self):
-        cast = {"user": np.int64, "item": np.int64, "rating": np.float32, "timestamp": np.int64}
-        for attr, dtype in cast.items():
-            object.__setattr__(self, attr, _column(getattr(self, attr), attr, dtype))
-        n = self.user.size
-        for attr in ("item", "rating", "timestamp"):
-            if getattr(self, attr).size != n:
-                raise ValueError(f"user, item, rating and timestamp must have the same length; "
-                                 f"user has {n}, {attr} has {getattr(self, attr).size}")
-        if n and not np.all(np.isfinite(self.rating)):
-            raise ValueError("rating must be finite")
-        if n and float(self.rating.min()) <= 0:
-            # 0 means "unrated" in the dense layout, so a stored rating must be positive.
-            raise ValueError(f"ratings must be > 0, found {float(self.rating.min())}")
-
-    def __len__(self) -> int:
-        return int(self.user.size)
-
-    @property
-    def user_ids(self) -> np.ndarray:
-        """Sorted distinct user ids, shape (n_users,)."""
-        return np.unique(self.user)
-
-    @property
-    def item_ids(self) -> np.ndarray:
-        """Sorted distinct movie ids, shape (n_items,)."""
-        return np.unique(self.item)
-
-    @property
-    def n_users(self) -> int:
-        return int(self.user_ids.size)
-
-    @property
-    def n_items(self) -> int:
-        return int(self.item_ids.size)
-
-    def indexed(self) -> tuple[np.ndarray, np.ndarray, int, int]:
-        """Contiguous indices for the users x items orientation of the recommender.
-
-        Returns
-        -------
-        user_idx, item_idx : numpy.ndarray of int64, shape (nnz,)
-            Position of each rating's user in :attr:`user_ids` (the row of a users x
-            items matrix) and of its movie in :attr:`item_ids` (the column).
-        n_users, n_items : int
-        """
-        users, user_idx = np.unique(self.user, return_inverse=True)
-        items, item_idx = np.unique(self.item, return_inverse=True)
-        return (user_idx.astype(np.int64).reshape(-1), item_idx.astype(np.int64).reshape(-1),
-                int(users.size), int(items.size))
-
-    def title(self, movie_id: int) -> str:
-        """Title of ``movie_id`` (``"movie <id>"`` when the table has none)."""
-        return self.titles.get(int(movie_id), f"movie {int(movie_id)}")
-
-    def __repr__(self) -> str:
-        return (f"Ratings(name={self.name!r}, ratings={len(self)}, users={self.n_users}, "
-                f"movies={self.n_items})")
 
 
 def embedded_files() -> dict[str, Path]:
