@@ -23,6 +23,11 @@ numba = pytest.importorskip("numba")
 SMALL = dict(rank=8, num_epochs=25, reg=0.05, lr=0.02, lr_bias=0.02, init_std=0.1)
 
 
+
+def _top(rec):
+    """``(items, scores)`` arrays of a recommend() DataFrame."""
+    return rec["item"].to_numpy(), rec["score"].to_numpy()
+
 def _synthetic(n_users=120, n_items=90, rank=3, density=0.3, noise=0.3, seed=0):
     """Ratings from a biased rank-3 model plus noise, on a 1-5 scale."""
     rng = np.random.default_rng(seed)
@@ -176,7 +181,7 @@ def test_recommend_excludes_seen_items(data):
     model = BiasedMF(**SMALL, seed=0).fit(u, i, r)
     for user in (0, 5, 17):
         seen = set(i[u == user].tolist())
-        items, scores = model.recommend(user, n=10)
+        items, scores = _top(model.recommend(user, n=10))
         assert len(items) == 10
         assert not seen & set(items.tolist())
         assert np.all(np.diff(scores) <= 0)
@@ -189,19 +194,19 @@ def test_recommend_excludes_seen_items(data):
 def test_recommend_including_seen_and_small_catalogue(data):
     u, i, r, nu, ni = data
     model = BiasedMF(**SMALL, seed=0).fit(u, i, r)
-    items, scores = model.recommend(0, n=5, exclude_seen=False)
+    items, scores = _top(model.recommend(0, n=5, exclude_seen=False))
     np.testing.assert_array_equal(items, np.argsort(-model.scores(0), kind="stable")[:5])
     n_unseen = ni - np.unique(i[u == 0]).size
-    items, _ = model.recommend(0, n=10 * ni)
+    items, _ = _top(model.recommend(0, n=10 * ni))
     assert len(items) == n_unseen
 
 
 def test_recommend_skips_items_without_training_ratings(data):
     u, i, r, nu, ni = data
     model = BiasedMF(**SMALL, seed=0).fit(u, i, r, n_items=ni + 5)
-    items, _ = model.recommend(0, n=ni + 5)
+    items, _ = _top(model.recommend(0, n=ni + 5))
     assert items.max() < ni
-    items, _ = model.recommend(0, n=ni + 5, min_item_ratings=0)
+    items, _ = _top(model.recommend(0, n=ni + 5, min_item_ratings=0))
     assert items.max() >= ni
 
 
@@ -260,7 +265,7 @@ def test_ensemble_averages_members(data, split):
     np.testing.assert_allclose(ens.predict(u[test], i[test]), np.mean(preds, axis=0))
     # Averaging seeds beats the typical member.
     assert _rmse(ens.predict(u[test], i[test]), r[test]) < np.mean([_rmse(p, r[test]) for p in preds])
-    items, scores = ens.recommend(0, n=5)
+    items, scores = _top(ens.recommend(0, n=5))
     seen = set(i[train][u[train] == 0].tolist())
     assert not seen & set(items.tolist()) and np.all(np.diff(scores) <= 0)
 

@@ -1,9 +1,12 @@
-"""What every recsys model shares: parameter introspection and input checks (private).
+"""What every recsys model shares: parameter introspection, ids and input checks (private).
 
-Ratings come as three aligned 1-D arrays: rating ``ratings[j]`` was given by user
-``user_idx[j]`` to item ``item_idx[j]``, with contiguous integer indices
-(``Ratings.indexed()`` gives them). Every check names the parameter and shows the
-bad value.
+Ratings come as a :class:`labmf.data.Ratings` table of raw ids, or as three aligned
+1-D arrays: rating ``ratings[j]`` was given by user ``user_idx[j]`` to item
+``item_idx[j]``, with contiguous integer indices (``Ratings.indexed()`` gives them).
+A model fitted on a table keeps its id maps (``ids_``), so ``predict`` and
+``recommend`` take and give ids; fitted on arrays, they take and give positions.
+Every check names the parameter and shows the bad value. CPU only: a tensor on
+another device is refused.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .._validation import check_scalar
+from .._validation import check_device, check_scalar
+from ..data.table import IdMap, Ratings
 
-__all__ = ["RatingModel", "Triplets", "index_array", "rating_array", "check_triplets", "check_pairs",
+__all__ = ["RatingModel", "FittedIds", "Triplets", "index_array", "rating_array", "check_triplets", "check_pairs",
            "check_in_range", "check_bool", "check_fitted"]
 
 _INT64_MAX = np.iinfo(np.int64).max
@@ -49,6 +53,77 @@ class RatingModel:
                 shown.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(shown)})"
 
+    # The id layer: a model fitted on a Ratings table speaks ids, on arrays positions.
+
+    def _fit_input(self, user_idx, item_idx, ratings, n_users, n_items):
+        """``((user_idx, item_idx, ratings, n_users, n_items), ids)`` for ``fit``: from a
+        Ratings table (``ids`` its maps, to store once the fit succeeds) or as given (``ids`` None)."""
+        if isinstance(user_idx, Ratings):
+            given = [k for k, v in (("item_idx", item_idx), ("ratings", ratings), ("n_users", n_users),
+                                    ("n_items", n_items)) if v is not None]
+            if given:
+                raise TypeError(f"fit(table) takes the ids, ratings and sizes from the Ratings table; "
+                                f"do not also pass {', '.join(given)}")
+            table = user_idx
+            u, i, n_users, n_items = table.indexed()
+            return (u, i, table.rating, n_users, n_items), FittedIds(table.users, table.items, dict(table.titles))
+        if item_idx is None or ratings is None:
+            missing = " and ".join(k for k, v in (("item_idx", item_idx), ("ratings", ratings)) if v is None)
+            raise TypeError("fit takes a labmf Ratings table (load_ratings, load_movielens), or the arrays "
+                            f"user_idx, item_idx and ratings; got a {type(user_idx).__name__} without {missing}")
+        return (user_idx, item_idx, ratings, n_users, n_items), None
+
+    def _eval_input(self, eval_set, ids):
+        """``eval_set`` as index arrays: a Ratings table is mapped through the fit's ids."""
+        if not isinstance(eval_set, Ratings):
+            return eval_set
+        if ids is None:
+            raise TypeError("eval_set is a Ratings table, but fit was given index arrays; fit on a table too, "
+                            "or pass eval_set as (user_idx, item_idx, ratings)")
+        return ids.users.index(eval_set.user), ids.items.index(eval_set.item), eval_set.rating
+
+    def _pairs(self, user, item) -> tuple[np.ndarray, np.ndarray, bool]:
+        """``(user_idx, item_idx, scalar)`` for ``predict``: ids mapped to positions when the
+        model was fitted on a table (unknown ids raise UnknownIdError, a KeyError); one pair as
+        arrays of length 1 with ``scalar`` True."""
+        u, i = _as_numpy(user, "user"), _as_numpy(item, "item")
+        scalar = u.ndim == 0 and i.ndim == 0
+        if scalar:
+            u, i = u.reshape(1), i.reshape(1)
+        ids = getattr(self, "ids_", None)
+        if ids is not None:
+            u, i = ids.users.index(u), ids.items.index(i)
+        return u, i, scalar
+
+    def _user_position(self, user):
+        """The user's row: its position when the model knows ids, else ``user`` itself."""
+        ids = getattr(self, "ids_", None)
+        if ids is None:
+            return user
+        if np.ndim(user) != 0:
+            raise TypeError(f"user must be one user id, got {type(user).__name__} {user!r}")
+        return ids.users.index(_as_numpy(user, "user"))
+
+    def _recommendations(self, items: np.ndarray, scores: np.ndarray):
+        """A DataFrame of the recommended items, best first: ``item`` (the id, or the position
+        when the model knows no ids), ``title`` (when the ratings had titles) and ``score``."""
+        import pandas as pd  # imported on use: `import labmf` stays light
+
+        ids = getattr(self, "ids_", None)
+        cols = {"item": items if ids is None else ids.items.id(items)}
+        if ids is not None and ids.titles:
+            cols["title"] = [ids.titles.get(k) for k in cols["item"].tolist()]
+        cols["score"] = scores
+        return pd.DataFrame(cols)
+
+
+class FittedIds(NamedTuple):
+    """The id maps a model keeps from the Ratings table it was fitted on (its ``ids_``)."""
+
+    users: IdMap
+    items: IdMap
+    titles: dict
+
 
 def _same(a, b) -> bool:
     try:
@@ -71,6 +146,7 @@ class Triplets(NamedTuple):
 
 def _as_numpy(x, name: str) -> np.ndarray:
     if isinstance(x, torch.Tensor):
+        check_device(x, name)
         if x.requires_grad:
             raise ValueError(f"{name} is a tensor that requires grad; pass {name}.detach() "
                              "(the models here do not backpropagate)")

@@ -8,9 +8,9 @@ All three predict ``mu + b_u + b_i`` (users x items, like every recsys model):
   closed-form least squares (the "baseline predictor" of the Netflix Prize
   literature, Koren 2010; Surprise's ``BaselineOnly`` with ALS).
 
-They take the same ``fit(user_idx, item_idx, ratings, n_users, n_items)`` /
-``predict(user_idx, item_idx)`` as :class:`~labmf.recsys.BiasedMF`, so
-``cross_validate(lambda: GlobalMean(), data, 5)`` works. For the lab's dense
+They take the same ``fit(ratings_table)`` or ``fit(user_idx, item_idx, ratings,
+n_users, n_items)`` / ``predict(user_ids, item_ids)`` as :class:`~labmf.recsys.BiasedMF`,
+so ``cross_validate(lambda: GlobalMean(), data, 5)`` works. For the lab's dense
 *movies x users* matrix (notebook 04) :func:`baseline_rmses` converts the masks.
 """
 
@@ -32,12 +32,14 @@ __all__ = ["GlobalMean", "ItemMean", "BiasBaseline", "BASELINES", "baseline_rmse
 class _BiasModel(RatingModel):
     """``fit`` / ``predict`` of ``mu + b_u + b_i``; subclasses give ``_biases``."""
 
-    def fit(self, user_idx, item_idx, ratings, n_users=None, n_items=None):
-        """Fit on ratings ``(user_idx[j], item_idx[j], ratings[j])``; returns ``self``.
+    def fit(self, user_idx, item_idx=None, ratings=None, n_users=None, n_items=None):
+        """Fit on a Ratings table (the model keeps its ids, ``ids_``), or on ratings
+        ``(user_idx[j], item_idx[j], ratings[j])``; returns ``self``.
 
         Parameters
         ----------
-        user_idx, item_idx : array-like of int, shape (nnz,)
+        user_idx : Ratings, or array-like of int, shape (nnz,)
+        item_idx : array-like of int, shape (nnz,)
         ratings : array-like of real, shape (nnz,)
         n_users, n_items : int, optional
             Sizes of the index spaces (default: largest index + 1).
@@ -45,13 +47,15 @@ class _BiasModel(RatingModel):
         start = time.perf_counter()
         clip = check_bool(self.clip, "clip")
         hp = self._checked_params()
-        data = check_triplets(user_idx, item_idx, ratings, n_users, n_items)
+        arrays, ids = self._fit_input(user_idx, item_idx, ratings, n_users, n_items)
+        data = check_triplets(*arrays)
         mu = float(data.rating.mean())
         self.user_bias_, self.item_bias_ = self._biases(data, mu, **hp)
         self.global_mean_ = mu
         self.rating_range_ = (float(data.rating.min()), float(data.rating.max()))
         self.clip_ = clip
         self.n_users_, self.n_items_ = data.n_users, data.n_items
+        self.ids_ = ids
         self.fit_time_ = time.perf_counter() - start
         return self
 
@@ -61,14 +65,19 @@ class _BiasModel(RatingModel):
     def _biases(self, data, mu: float) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(data.n_users), np.zeros(data.n_items)
 
-    def predict(self, user_idx, item_idx) -> np.ndarray:
-        """``mu + b_i + b_u`` for each pair, shape (n,), float64 (clipped if ``clip``)."""
+    def predict(self, user_idx, item_idx):
+        """``mu + b_i + b_u`` for each pair, shape (n,), float64 (clipped if ``clip``).
+
+        Ids after a fit on a Ratings table, else positions; one pair gives a float.
+        """
         check_fitted(self, "global_mean_")
+        user_idx, item_idx, scalar = self._pairs(user_idx, item_idx)
         u, i = check_pairs(user_idx, item_idx)
         check_in_range(u, self.n_users_, "user_idx", "users")
         check_in_range(i, self.n_items_, "item_idx", "items")
         est = self.global_mean_ + self.item_bias_[i] + self.user_bias_[u]
-        return np.clip(est, *self.rating_range_) if self.clip_ else est
+        est = np.clip(est, *self.rating_range_) if self.clip_ else est
+        return float(est[0]) if scalar else est
 
 
 class GlobalMean(_BiasModel):

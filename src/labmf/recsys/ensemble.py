@@ -50,28 +50,38 @@ class Ensemble(RatingModel):
             raise ValueError("members must be distinct model objects (each is fitted separately)")
         return members
 
-    def fit(self, user_idx, item_idx, ratings, n_users=None, n_items=None):
-        """Fit every member on the same ratings; returns ``self``."""
+    def fit(self, user_idx, item_idx=None, ratings=None, n_users=None, n_items=None):
+        """Fit every member on the same ratings, a Ratings table or index arrays; returns ``self``.
+
+        After a table, the ensemble keeps its ids (``ids_``) and the members work on
+        positions, so :meth:`predict` and :meth:`recommend` take and give ids.
+        """
         start = time.perf_counter()
         members = self._checked_members()
+        arrays, ids = self._fit_input(user_idx, item_idx, ratings, n_users, n_items)
         for m in members:
-            m.fit(user_idx, item_idx, ratings, n_users, n_items)
+            m.fit(*arrays)
         self.members_ = members
+        self.ids_ = ids
         self.fit_time_ = time.perf_counter() - start
         return self
 
-    def predict(self, user_idx, item_idx) -> np.ndarray:
-        """Mean of the members' predictions, shape (n,)."""
+    def predict(self, user_idx, item_idx):
+        """Mean of the members' predictions, shape (n,) (a float for one pair of scalars)."""
         check_fitted(self, "members_")
-        return np.mean([m.predict(user_idx, item_idx) for m in self.members_], axis=0)
+        user_idx, item_idx, scalar = self._pairs(user_idx, item_idx)
+        out = np.mean([m.predict(user_idx, item_idx) for m in self.members_], axis=0)
+        return float(out[0]) if scalar else out
 
     def recommend(self, user, n=10, exclude_seen=True, *, min_item_ratings=1):
-        """Like :meth:`BiasedMF.recommend <labmf.recsys.BiasedMF.recommend>`, ranked by the members' mean score."""
+        """Like :meth:`BiasedMF.recommend <labmf.recsys.BiasedMF.recommend>` (a DataFrame of
+        item, title, score), ranked by the members' mean score."""
         check_fitted(self, "members_")
         if not all(hasattr(m, "scores") and hasattr(m, "seen") for m in self.members_):
             raise TypeError("recommend needs members with scores and seen (BiasedMF members)")
+        user = self._user_position(user)
         scores = np.mean([m.scores(user) for m in self.members_], axis=0)
         first = self.members_[0]  # all members saw the same ratings
         exclude = first.seen(user) if check_bool(exclude_seen, "exclude_seen") else None
-        return top_n(scores, n, exclude=exclude, item_counts=first.item_counts_,
-                     min_item_ratings=min_item_ratings)
+        return self._recommendations(*top_n(scores, n, exclude=exclude, item_counts=first.item_counts_,
+                                            min_item_ratings=min_item_ratings))

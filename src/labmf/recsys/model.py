@@ -113,11 +113,18 @@ class BiasedMF(RatingModel):
     schedule_ : str
         The schedule used, ``"shuffle"`` or ``"blocked"``.
 
+    ids_ : FittedIds or None
+        The user and item id maps (and titles) of the :class:`~labmf.data.Ratings`
+        table ``fit`` was given; None after a fit on index arrays. With them,
+        :meth:`predict` and :meth:`recommend` take and give ids.
+
     Examples
     --------
+    >>> model = BiasedMF(seed=0).fit(load_movielens("small"))       # doctest: +SKIP
+    >>> model.predict(17, 1000)                                     # doctest: +SKIP
+    >>> model.recommend(17, n=5)  # DataFrame: item, title, score   # doctest: +SKIP
     >>> model = BiasedMF(seed=0).fit(user_idx, item_idx, ratings)  # doctest: +SKIP
-    >>> model.predict([0, 1], [10, 20])                             # doctest: +SKIP
-    >>> items, scores = model.recommend(0, n=5)                     # doctest: +SKIP
+    >>> model.predict([0, 1], [10, 20])  # positions                # doctest: +SKIP
     """
 
     def __init__(self, rank=50, *, reg=0.05, lr=0.02, num_epochs=20, reg_bias=0.005, lr_bias=0.005,
@@ -152,19 +159,24 @@ class BiasedMF(RatingModel):
             "schedule": _check_schedule(self.schedule, self.n_jobs),
         }
 
-    def fit(self, user_idx, item_idx, ratings, n_users=None, n_items=None, *, eval_set=None):
-        """Learn biases and factors from ratings ``(user_idx[j], item_idx[j], ratings[j])``.
+    def fit(self, user_idx, item_idx=None, ratings=None, n_users=None, n_items=None, *, eval_set=None):
+        """Learn biases and factors from a Ratings table, or from ``(user_idx[j], item_idx[j], ratings[j])``.
 
         Parameters
         ----------
-        user_idx, item_idx : array-like of int, shape (nnz,)
-            Contiguous indices (``Ratings.indexed()``); each (user, item) pair at most once.
+        user_idx : Ratings, or array-like of int, shape (nnz,)
+            A :class:`~labmf.data.Ratings` table (``load_ratings``, ``load_movielens``):
+            the model keeps its ids (``ids_``) and the other arguments stay unset. Or
+            contiguous user indices (``Ratings.indexed()``).
+        item_idx : array-like of int, shape (nnz,)
+            Contiguous item indices; each (user, item) pair at most once.
         ratings : array-like of real, shape (nnz,)
         n_users, n_items : int, optional
             Sizes of the index spaces (default: largest index + 1). Give them when
             ``predict`` may later meet users or items absent from training.
-        eval_set : (user_idx, item_idx, ratings), optional
-            Held-out ratings whose RMSE is recorded after every epoch (``eval_rmse_``).
+        eval_set : (user_idx, item_idx, ratings) or Ratings, optional
+            Held-out ratings whose RMSE is recorded after every epoch (``eval_rmse_``);
+            a table (ids) when ``fit`` was given one.
 
         Returns
         -------
@@ -179,6 +191,9 @@ class BiasedMF(RatingModel):
         """
         start = time.perf_counter()
         hp = self._checked_params()
+        (user_idx, item_idx, ratings, n_users, n_items), ids = self._fit_input(user_idx, item_idx, ratings,
+                                                                                n_users, n_items)
+        eval_set = self._eval_input(eval_set, ids)
         u, i, r, n_users, n_items = _lean_triplets(user_idx, item_idx, ratings, n_users, n_items)
         check_memory(_fit_bytes(u.size, n_users, n_items, hp["rank"], hp["schedule"]),
                      f"BiasedMF.fit ({u.size:,} ratings, {n_users:,} users x {n_items:,} items, rank {hp['rank']}, "
@@ -196,6 +211,7 @@ class BiasedMF(RatingModel):
             params, train_rmse, eval_rmse = _sgd.train_blocked(u, i, r, counts, hp, rng, held_out)
         self._store(params, counts, seen, (float(r.min()), float(r.max())), train_rmse, eval_rmse)
         self.clip_, self.schedule_ = hp["clip"], hp["schedule"]
+        self.ids_ = ids
         self.fit_time_ = time.perf_counter() - start
         return self
 
@@ -214,27 +230,35 @@ class BiasedMF(RatingModel):
         self._seen_indptr = np.concatenate([[0], np.cumsum(self.user_counts_)])
         self._seen_items = _frozen(seen)
 
-    def predict(self, user_idx, item_idx) -> np.ndarray:
+    def predict(self, user_idx, item_idx):
         """Predicted ratings for the pairs ``(user_idx[j], item_idx[j])``, shape (n,), float64.
 
-        Clipped to the training rating range when ``clip=True``.
+        Ids when the model was fitted on a Ratings table (an unknown id raises
+        :class:`~labmf.data.UnknownIdError`, a KeyError naming it), else positions.
+        One pair (two scalars) gives a float. Clipped to the training rating range
+        when ``clip=True``.
         """
         check_fitted(self, "user_factors_")
+        user_idx, item_idx, scalar = self._pairs(user_idx, item_idx)
         u, i = check_pairs(user_idx, item_idx)
         check_in_range(u, self.n_users_, "user_idx", "users")
         check_in_range(i, self.n_items_, "item_idx", "items")
         params = (self.global_mean_, self.user_bias_, self.item_bias_, self.user_factors_, self.item_factors_)
-        return _sgd.predict_clipped(params, u, i, self.rating_range_ if self.clip_ else None)
+        out = _sgd.predict_clipped(params, u, i, self.rating_range_ if self.clip_ else None)
+        return float(out[0]) if scalar else out
 
     def scores(self, user) -> np.ndarray:
-        """Predicted rating of every item for ``user``, shape (n_items_,) (not clipped)."""
+        """Predicted rating of every item for the user at index ``user``, shape (n_items_,) (not clipped).
+
+        Indices, not ids: for an id, ``model.scores(model.ids_.users.index(user_id))``.
+        """
         check_fitted(self, "user_factors_")
         user = check_scalar(user, "user", int, min_val=0, max_val=self.n_users_ - 1)
         return (self.global_mean_ + self.user_bias_[user] + self.item_bias_
                 + self.item_factors_ @ self.user_factors_[user])
 
     def seen(self, user) -> np.ndarray:
-        """Indices of the items ``user`` rated in training, sorted, shape (count,)."""
+        """Indices of the items the user at index ``user`` rated in training, sorted, shape (count,)."""
         check_fitted(self, "user_factors_")
         user = check_scalar(user, "user", int, min_val=0, max_val=self.n_users_ - 1)
         return self._seen_items[self._seen_indptr[user]:self._seen_indptr[user + 1]]
@@ -244,8 +268,9 @@ class BiasedMF(RatingModel):
 
         Parameters
         ----------
-        user : int
-            User index.
+        user : int or str
+            User id when the model was fitted on a Ratings table (an unknown id raises
+            :class:`~labmf.data.UnknownIdError`, a KeyError), else the user's index.
         n : int, default 10
             Number of items wanted (fewer if fewer are eligible).
         exclude_seen : bool, default True
@@ -256,15 +281,17 @@ class BiasedMF(RatingModel):
 
         Returns
         -------
-        items : ndarray of int64, shape (<= n,)
-            Item indices, best first (ties broken by lower index).
-        scores : ndarray of float64, shape (<= n,)
-            Their predicted ratings (not clipped, so they still rank).
+        pandas.DataFrame
+            One row per item, best first (ties broken by lower position): ``item``
+            (the item id, or its index after a fit on arrays), ``title`` (when the
+            table had titles) and ``score``, the predicted rating (not clipped, so
+            they still rank).
         """
+        user = self._user_position(user)
         scores = self.scores(user)
         exclude = self.seen(user) if check_bool(exclude_seen, "exclude_seen") else None
-        return top_n(scores, n, exclude=exclude, item_counts=self.item_counts_,
-                     min_item_ratings=min_item_ratings)
+        return self._recommendations(*top_n(scores, n, exclude=exclude, item_counts=self.item_counts_,
+                                            min_item_ratings=min_item_ratings))
 
 
 def top_n(scores, n, *, exclude=None, item_counts=None, min_item_ratings=1):
