@@ -3,6 +3,14 @@
 The messages follow scikit-learn's habit: name the parameter, show the bad value,
 say what was expected. Every public function validates through these helpers so
 that the same mistake gives the same error everywhere.
+
+labmf runs on the CPU only: every tensor argument (``A``, masks, metric arguments,
+sparse tensors, index tensors) goes through :func:`check_device`, which refuses a
+tensor on another device (``cuda``, ``mps``, ``meta``) with one message.
+
+NaN may mark a missing entry of a dense ``A``, but only under a mask that leaves it
+out (:func:`check_observed`): a NaN the mask observes, or a NaN with no mask, is
+refused with the fix (``mask=~torch.isnan(A)``).
 """
 
 from __future__ import annotations
@@ -14,7 +22,9 @@ import numpy as np
 import torch
 
 __all__ = [
+    "check_device",
     "check_matrix",
+    "check_observed",
     "check_mask",
     "check_binary",
     "check_rank",
@@ -45,12 +55,19 @@ def _describe(x) -> str:
     return repr(x)
 
 
-def check_matrix(A, name: str = "A") -> torch.Tensor:
-    """Return ``A`` as a 2-D floating tensor, or raise.
+def check_device(x, name: str):
+    """Return ``x`` unchanged unless it is a tensor on a device other than the CPU, then raise.
 
-    Integer and boolean tensors (and nested lists / numpy arrays) are converted to
-    the default floating dtype; floating tensors keep their dtype.
+    labmf's kernels (numba) and its numpy paths run on the CPU only; one message
+    for every argument, before any computation touches the tensor.
     """
+    if isinstance(x, torch.Tensor) and x.device.type != "cpu":
+        raise ValueError(f"{name} must be on the CPU, got a tensor on {x.device} (labmf runs on the CPU only)")
+    return x
+
+
+def _as_matrix(A, name: str) -> torch.Tensor:
+    """``A`` as a non-empty 2-D real floating CPU tensor (values not checked)."""
     if not isinstance(A, torch.Tensor):
         try:
             A = torch.as_tensor(A)
@@ -58,10 +75,9 @@ def check_matrix(A, name: str = "A") -> torch.Tensor:
             raise TypeError(
                 f"{name} must be a 2-D tensor (or array-like), got {type(A).__name__}"
             ) from exc
+    check_device(A, name)
     if A.is_complex():
         raise TypeError(f"{name} must be real, got complex dtype {A.dtype}")
-    if A.device.type != "cpu":
-        raise ValueError(f"{name} must be on the CPU, got a tensor on {A.device}")
     # A tensor that is part of a graph is data here, not a parameter.
     A = A.detach()
     if A.ndim != 2:
@@ -76,14 +92,59 @@ def check_matrix(A, name: str = "A") -> torch.Tensor:
         # Half precision stalls gradient descent silently (updates round to nothing)
         # and has no CPU SVD: compute in float32.
         A = A.float()
+    return A
+
+
+def _check_finite(A: torch.Tensor, name: str) -> torch.Tensor:
     bad = ~torch.isfinite(A)
     if bool(bad.any()):
         r, c = (int(i) for i in bad.nonzero()[0])
+        hint = ""
+        if bool(torch.isnan(A).any()):
+            hint = (f"; if NaN marks a missing entry, pass a mask that leaves it out, e.g. "
+                    f"mask=~torch.isnan({name})")
         raise ValueError(
             f"{name} must be finite; found {int(bad.sum())} NaN/inf value(s), "
-            f"first at {name}[{r}, {c}] = {A[r, c].item()}"
+            f"first at {name}[{r}, {c}] = {A[r, c].item()}{hint}"
         )
     return A
+
+
+def check_matrix(A, name: str = "A") -> torch.Tensor:
+    """Return ``A`` as a 2-D floating CPU tensor with finite values, or raise.
+
+    Integer and boolean tensors (and nested lists / numpy arrays) are converted to
+    the default floating dtype; floating tensors keep their dtype. A tensor on
+    another device than the CPU is refused (:func:`check_device`).
+    """
+    return _check_finite(_as_matrix(A, name), name)
+
+
+def check_observed(A, mask, name: str = "A", mask_name: str = "mask"):
+    """Check a dense ``A`` and its ``mask`` together; NaN in ``A`` may mark a missing entry.
+
+    Returns ``(A, M)`` as :func:`check_matrix` and :func:`check_mask` would, except
+    that NaN is accepted where ``mask`` is 0: ``A`` is then a copy with those
+    entries set to 0 (the caller's tensor is untouched; unobserved entries never
+    enter a fit or a metric).
+
+    Raises
+    ------
+    ValueError
+        NaN where ``mask`` is 1, or NaN with no mask (the message shows the fix,
+        ``mask=~torch.isnan(A)``); inf anywhere.
+    """
+    A = _as_matrix(A, name)
+    nan = torch.isnan(A)
+    if mask is None or not bool(nan.any()):
+        return _check_finite(A, name), check_mask(mask, A, mask_name)
+    M = check_mask(mask, A, mask_name)
+    seen = nan & M.bool()
+    if bool(seen.any()):
+        r, c = (int(i) for i in seen.nonzero()[0])
+        raise ValueError(f"{name}[{r}, {c}] is NaN where {mask_name} is 1 (observed); {int(seen.sum())} such "
+                         f"entries. Set {mask_name} to 0 there (e.g. {mask_name} & ~torch.isnan({name}))")
+    return _check_finite(A.masked_fill(nan, 0), name), M
 
 
 def check_mask(M, A: torch.Tensor, name: str = "M") -> torch.Tensor | None:
@@ -93,10 +154,11 @@ def check_mask(M, A: torch.Tensor, name: str = "M") -> torch.Tensor | None:
     if not isinstance(M, torch.Tensor):
         try:
             M = torch.as_tensor(M)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - re-raised with context
             raise TypeError(
                 f"{name} must be a 0/1 tensor of A's shape, got {type(M).__name__}"
             ) from exc
+    check_device(M, name)
     if tuple(M.shape) != tuple(A.shape):
         hint = ""
         if M.ndim == 0 and not M.is_floating_point():
@@ -111,7 +173,8 @@ def check_mask(M, A: torch.Tensor, name: str = "M") -> torch.Tensor | None:
 
 
 def check_binary(M: torch.Tensor, name: str = "mask") -> torch.Tensor:
-    """Return the tensor ``M`` unchanged if it is boolean or holds only 0 and 1, else raise."""
+    """Return the CPU tensor ``M`` unchanged if it is boolean or holds only 0 and 1, else raise."""
+    check_device(M, name)
     if M.dtype != torch.bool:
         ok = (M == 0) | (M == 1)
         if not bool(ok.all()):

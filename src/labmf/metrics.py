@@ -4,21 +4,28 @@ The lab's loss is the *sum* of squared errors (SSE), ``||M * (A - B)||_F^2``;
 ``torch.nn.functional.mse_loss(B, A, reduction="sum")`` is the same number when
 no mask is given. MSE and RMSE divide by the number of *observed* entries, so an
 unrated cell never counts as a rating of zero.
+
+``prediction`` may be a :class:`~labmf.FactorisationResult` (its ``U @ V.T`` is
+used): ``rmse(A, result, mask)``. Unobserved entries may hold NaN (missing); a NaN
+the mask observes is refused. CPU tensors only (:func:`labmf._validation.check_device`).
 """
 
 from __future__ import annotations
 
 import torch
 
-from ._validation import check_binary
+from ._validation import check_binary, check_device
+from .result import FactorisationResult
 
 __all__ = ["sse", "mse", "rmse", "mae", "reconstruction_sse"]
 
 
 def _masked_residual(target, prediction, mask, *, mean: bool = False) -> torch.Tensor:
     """``target - prediction`` on the entries where ``mask`` is 1, flattened (at least one if ``mean``)."""
-    target = torch.as_tensor(target)
-    prediction = torch.as_tensor(prediction)
+    if isinstance(prediction, FactorisationResult):
+        prediction = prediction.reconstruction
+    target = torch.as_tensor(check_device(target, "target"))
+    prediction = torch.as_tensor(check_device(prediction, "prediction"))
     if target.shape != prediction.shape:
         raise ValueError(f"target and prediction must have the same shape, got "
                          f"{tuple(target.shape)} and {tuple(prediction.shape)}")
@@ -36,7 +43,7 @@ def _masked_residual(target, prediction, mask, *, mean: bool = False) -> torch.T
         # An inf from overflow (not from the inputs) disappears in float64.
         diff = target.double() - prediction.double()
     if mask is not None:
-        mask = torch.as_tensor(mask)
+        mask = torch.as_tensor(check_device(mask, "mask"))
         if mask.shape != target.shape:
             raise ValueError(f"mask must have the target's shape {tuple(target.shape)}, got {tuple(mask.shape)}")
         diff = diff[check_binary(mask).bool()]
@@ -45,25 +52,45 @@ def _masked_residual(target, prediction, mask, *, mean: bool = False) -> torch.T
     return diff.flatten()
 
 
+def _checked(value: float, target, mask) -> float:
+    """``value``, unless it is NaN because ``target`` is NaN at an observed entry: then raise.
+
+    Checked only when the value is NaN, so the loss computed every epoch pays nothing;
+    a NaN *prediction* (a diverged fit) passes through for the fit loop to report.
+    """
+    if value == value:
+        return value
+    t = torch.as_tensor(target)
+    nan = torch.isnan(t) if t.is_floating_point() else torch.zeros(t.shape, dtype=torch.bool)
+    if mask is not None:
+        nan &= torch.as_tensor(mask).bool()
+    if bool(nan.any()):
+        r = tuple(int(k) for k in nan.nonzero()[0])
+        raise ValueError(f"target is NaN at an observed entry, first at {list(r)}; if NaN marks a missing entry, "
+                         "pass a mask that leaves it out (e.g. mask=~torch.isnan(target))")
+    return value
+
+
 def sse(target, prediction, mask=None) -> float:
     """Sum of squared errors over the entries where ``mask`` is 1 (all if ``None``).
 
     Parameters
     ----------
-    target, prediction : Tensor, shape (m, n)
+    target : Tensor, shape (m, n)
+    prediction : Tensor, shape (m, n), or FactorisationResult
     mask : Tensor of 0/1 or bool, shape (m, n), optional
 
     Returns
     -------
     float
     """
-    return float((_masked_residual(target, prediction, mask).double() ** 2).sum())
+    return _checked(float((_masked_residual(target, prediction, mask).double() ** 2).sum()), target, mask)
 
 
 def mse(target, prediction, mask=None) -> float:
     """Mean squared error over the observed entries."""
     diff = _masked_residual(target, prediction, mask, mean=True)
-    return float((diff.double() ** 2).sum()) / diff.numel()
+    return _checked(float((diff.double() ** 2).sum()) / diff.numel(), target, mask)
 
 
 def rmse(target, prediction, mask=None) -> float:
@@ -74,7 +101,7 @@ def rmse(target, prediction, mask=None) -> float:
 def mae(target, prediction, mask=None) -> float:
     """Mean absolute error over the observed entries."""
     diff = _masked_residual(target, prediction, mask, mean=True)
-    return float(diff.double().abs().sum()) / diff.numel()
+    return _checked(float(diff.double().abs().sum()) / diff.numel(), target, mask)
 
 
 def reconstruction_sse(A, U, V, mask=None) -> float:
