@@ -315,11 +315,14 @@ def _gd_sweep_rank{R}(cols, vals, row_ptr, r0, r1, U, V, lr, H, e):
 
 
 def _gd_sweep(cols, vals, row_ptr, r0, r1, U, V, lr, H, e):
-    """Rows ``r0:r1``: returns their SSE, updates their U rows, writes their part of E.T @ U to ``H``
-    (``e``: scratch of the longest row's length)."""
+    """Rows ``r0:r1``: returns their SSE, updates their U rows, writes their part of E.T @ U to ``H``.
+
+    Two passes over the rows, as the serial kernel, rather than the unrolled sweep's one: at
+    larger ranks the V rows read by the first and the H rows written by the second would not
+    fit in cache together. ``e`` (nnz,) holds the residuals in between.
+    """
     rank = U.shape[1]
     g = np.empty(rank)
-    H[:, :] = 0.0
     total = 0.0
     for r in range(r0, r1):
         g[:] = 0.0
@@ -329,17 +332,18 @@ def _gd_sweep(cols, vals, row_ptr, r0, r1, U, V, lr, H, e):
             for k in range(rank):
                 dot += U[r, k] * V[c, k]
             ei = vals[i] - dot
-            e[i - row_ptr[r]] = ei
+            e[i] = ei
             total += ei * ei
             for k in range(rank):
                 g[k] += ei * V[c, k]
-        if row_ptr[r] == row_ptr[r + 1]:
-            continue
-        for k in range(rank):
-            U[r, k] += lr * g[k]
+        if row_ptr[r] < row_ptr[r + 1]:
+            for k in range(rank):
+                U[r, k] += lr * g[k]
+    H[:, :] = 0.0
+    for r in range(r0, r1):
         for i in range(row_ptr[r], row_ptr[r + 1]):
             c = cols[i]
-            ei = e[i - row_ptr[r]]
+            ei = e[i]
             for k in range(rank):
                 H[c, k] += ei * U[r, k]
     return total
@@ -389,8 +393,10 @@ def _gd_parallel(rows, cols, vals, U, V, lr, num_epochs, losses, plan) -> int:
     n_jobs = cuts.shape[0] - 1
     sweep = _sweep_kernel(U.shape[1])
     H = np.empty((n_jobs, V.shape[0], V.shape[1]))
-    longest = int(np.diff(row_ptr).max(initial=0))
-    scratch = [np.empty(longest) for _ in range(n_jobs)]
+    if sweep is _sweep_generic:  # residuals of every row, kept between its two passes
+        scratch = [np.empty(rows.shape[0])] * n_jobs
+    else:  # the unrolled sweep reuses one row's worth
+        scratch = [np.empty(int(np.diff(row_ptr).max(initial=0))) for _ in range(n_jobs)]
 
     def part(t):
         return sweep(cols, vals, row_ptr, cuts[t], cuts[t + 1], U, V, lr, H[t], scratch[t])
