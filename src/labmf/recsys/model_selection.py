@@ -1,8 +1,11 @@
-"""Model selection: seeded k-fold splits and cross-validation of any recsys model.
+"""Model selection: seeded k-fold splits, cross-validation and tuning of any recsys model.
 
 :func:`cross_validate` scores every model on the same folds (an int ``k`` makes
 ``kfold_indices(n, k, seed=seed)``; explicit folds can be shared between calls),
 so models are compared on exactly the same train/test rows.
+Tuned runs (:func:`labmf.recsys.tuning.nested_cross_validate`) return the same
+:class:`CVResult`, with each fold's search attached. Results are pandas DataFrames
+through ``to_frame()`` and :func:`summary_frame`.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .._validation import check_numpy_seed, check_scalar
 from ..metrics import mae, rmse
 from ._base import check_in_range, check_triplets, index_array
 
-__all__ = ["kfold_indices", "CVResult", "cross_validate"]
+__all__ = ["kfold_indices", "CVResult", "cross_validate", "summary_frame", "paired_differences"]
 
 
 def kfold_indices(n, k=5, *, seed) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -50,6 +54,7 @@ def kfold_indices(n, k=5, *, seed) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+
 @dataclass(frozen=True, eq=False)
 class CVResult:
     """Per-fold scores of one model.
@@ -66,6 +71,10 @@ class CVResult:
         The fitted model of each fold.
     complete : bool
         False when ``max_seconds`` stopped the run before the last fold.
+    tune_time : ndarray, shape (n_folds,), or None
+        Wall time of each fold's setting search (tuned runs only).
+    tuning : list of GridResult
+        Each fold's search (tuned runs only; empty otherwise).
     """
 
     name: str
@@ -75,6 +84,8 @@ class CVResult:
     predict_time: np.ndarray
     models: list = field(default_factory=list, repr=False)
     complete: bool = True
+    tune_time: np.ndarray | None = None
+    tuning: list = field(default_factory=list, repr=False)
 
     @property
     def n_folds(self) -> int:
@@ -85,25 +96,58 @@ class CVResult:
         return float(self.rmse.mean())
 
     @property
+    def std_rmse(self) -> float:
+        """Sample standard deviation (ddof=1) of the RMSE over the folds; 0 for one fold."""
+        return float(self.rmse.std(ddof=1)) if self.n_folds > 1 else 0.0
+
+    @property
     def mean_mae(self) -> float:
         return float(self.mae.mean())
 
     @property
     def total_time(self) -> float:
-        """Fit plus predict time summed over the folds, in seconds."""
-        return float(self.fit_time.sum() + self.predict_time.sum())
+        """Fit plus predict time (plus the setting search, for a tuned run) summed over the folds, seconds."""
+        tune = 0.0 if self.tune_time is None else float(self.tune_time.sum())
+        return float(self.fit_time.sum() + self.predict_time.sum()) + tune
+
+    @property
+    def chosen_params(self) -> list[dict]:
+        """The setting each fold's search chose (empty for an untuned run)."""
+        return [g.best_params for g in self.tuning]
+
+    @property
+    def consensus_params(self) -> dict | None:
+        """The setting chosen in most folds (on a tie, the one chosen first); None if untuned."""
+        chosen = self.chosen_params
+        if not chosen:
+            return None
+        keys = [tuple(sorted(p.items())) for p in chosen]
+        return dict(chosen[max(range(len(keys)), key=lambda f: (keys.count(keys[f]), -keys.index(keys[f])))])
 
     def summary(self) -> dict:
-        """Means (and the RMSE's standard deviation over folds) as a flat dict."""
+        """Means (and the RMSE's sample standard deviation over folds) as a flat dict."""
         return {
             "model": self.name,
             "rmse": self.mean_rmse,
-            "rmse_std": float(self.rmse.std(ddof=1)) if self.n_folds > 1 else 0.0,
+            "rmse_std": self.std_rmse,
             "mae": self.mean_mae,
             "fit_time": float(self.fit_time.sum()),
             "predict_time": float(self.predict_time.sum()),
             "total_time": self.total_time,
         }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per fold (index ``fold``, from 1): ``rmse``, ``mae``, the times in seconds
+        and, for a tuned run, ``tune_time`` and the chosen setting's parameters."""
+        frame = pd.DataFrame({"rmse": self.rmse, "mae": self.mae, "fit_time": self.fit_time,
+                              "predict_time": self.predict_time},
+                             index=pd.RangeIndex(1, self.n_folds + 1, name="fold"))
+        if self.tune_time is not None:
+            frame["tune_time"] = self.tune_time
+        if self.tuning:
+            chosen = pd.DataFrame(self.chosen_params, index=frame.index)
+            frame = frame.join(chosen)
+        return frame
 
     def __repr__(self) -> str:
         partial = "" if self.complete else ", complete=False"
@@ -116,10 +160,28 @@ def _check_data(ratings):
     if hasattr(ratings, "indexed") and hasattr(ratings, "rating"):
         u, i, n_users, n_items = ratings.indexed()
         return check_triplets(u, i, np.asarray(ratings.rating), n_users, n_items)
+    if hasattr(ratings, "by_user") and hasattr(ratings, "n_items"):
+        return ratings  # already checked (Triplets)
     if isinstance(ratings, (tuple, list)) and len(ratings) == 3:
         return check_triplets(*ratings)
     raise TypeError("ratings must be a labmf Ratings table or a (user_idx, item_idx, ratings) triple, "
                     f"got {type(ratings).__name__}")
+
+
+def _check_pair(train, test, n: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """A (train_idx, test_idx) pair of distinct in-range positions sharing no row."""
+    train = index_array(train, f"{where} train_idx")
+    test = index_array(test, f"{where} test_idx")
+    for idx, s in ((train, "train_idx"), (test, "test_idx")):
+        check_in_range(idx, n, f"{where} {s}", "ratings")
+        if np.unique(idx).size != idx.size:
+            raise ValueError(f"{where} {s} lists a rating more than once; each position must "
+                             "appear at most once")
+    shared = np.intersect1d(train, test, assume_unique=True)
+    if shared.size:
+        raise ValueError(f"{where} scores {shared.size} rating(s) it also trains on (first index "
+                         f"{int(shared[0])}); train_idx and test_idx must be disjoint")
+    return train, test
 
 
 def _check_folds(folds, n: int, seed) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -130,21 +192,29 @@ def _check_folds(folds, n: int, seed) -> list[tuple[np.ndarray, np.ndarray]]:
     for f, pair in enumerate(folds):
         if len(pair) != 2:
             raise ValueError(f"folds[{f}] must be a (train_idx, test_idx) pair")
-        train = index_array(pair[0], f"folds[{f}] train_idx")
-        test = index_array(pair[1], f"folds[{f}] test_idx")
-        for idx, s in ((train, "train_idx"), (test, "test_idx")):
-            check_in_range(idx, n, f"folds[{f}] {s}", "ratings")
-            if np.unique(idx).size != idx.size:
-                raise ValueError(f"folds[{f}] {s} lists a rating more than once; each position must "
-                                 "appear at most once")
-        shared = np.intersect1d(train, test, assume_unique=True)
-        if shared.size:
-            raise ValueError(f"folds[{f}] scores {shared.size} rating(s) it also trains on (first index "
-                             f"{int(shared[0])}); train_idx and test_idx must be disjoint")
-        out.append((train, test))
+        out.append(_check_pair(pair[0], pair[1], n, f"folds[{f}]"))
     if not out:
         raise ValueError("folds must contain at least one (train_idx, test_idx) pair")
     return out
+
+
+def _fit_and_score(model, data, train: np.ndarray, test: np.ndarray) -> tuple[float, float, float, float]:
+    """Fit ``model`` on rows ``train``, score rows ``test``: (rmse, mae, fit seconds, predict seconds)."""
+    start = time.perf_counter()
+    model.fit(data.user[train], data.item[train], data.rating[train], data.n_users, data.n_items)
+    fit_time = float(getattr(model, "fit_time_", time.perf_counter() - start))
+    start = time.perf_counter()
+    est = torch.from_numpy(np.asarray(model.predict(data.user[test], data.item[test]), dtype=np.float64))
+    predict_time = time.perf_counter() - start
+    truth = torch.from_numpy(data.rating[test])
+    return rmse(truth, est), mae(truth, est), fit_time, predict_time
+
+
+def _warm_up(warm_up) -> None:
+    if warm_up:
+        from . import _kernels
+
+        _kernels.warm_up()
 
 
 def cross_validate(model_factory: Callable[[], object], ratings, folds=5, *, seed=0, name=None,
@@ -184,27 +254,44 @@ def cross_validate(model_factory: Callable[[], object], ratings, folds=5, *, see
     folds = _check_folds(folds, data.user.size, seed)
     if max_seconds is not None:
         max_seconds = check_scalar(max_seconds, "max_seconds", float, min_val=0.0, include_boundaries="neither")
-    if warm_up:
-        from . import _kernels
-
-        _kernels.warm_up()
-    u, i, r = data.user, data.item, data.rating
+    _warm_up(warm_up)
     scores, models = [], []
     clock = time.perf_counter()
     for f, (train, test) in enumerate(folds):
         if max_seconds is not None and f > 0 and (time.perf_counter() - clock) / f * len(folds) > max_seconds:
             break
         model = model_factory()
-        start = time.perf_counter()
-        model.fit(u[train], i[train], r[train], data.n_users, data.n_items)
-        fit_time = float(getattr(model, "fit_time_", time.perf_counter() - start))
-        start = time.perf_counter()
-        est = torch.from_numpy(np.asarray(model.predict(u[test], i[test]), dtype=np.float64))
-        predict_time = time.perf_counter() - start
-        truth = torch.from_numpy(r[test])
-        scores.append((rmse(truth, est), mae(truth, est), fit_time, predict_time))
+        scores.append(_fit_and_score(model, data, train, test))
         models.append(model)
     rmses, maes, fit_times, predict_times = (np.asarray(col) for col in zip(*scores, strict=True))
     return CVResult(name=repr(models[0]) if name is None else name, rmse=rmses, mae=maes,
                     fit_time=fit_times, predict_time=predict_times, models=models,
                     complete=len(models) == len(folds))
+
+
+def summary_frame(results) -> pd.DataFrame:
+    """One row per model (index ``model``): mean test RMSE, its sample standard deviation
+    over the folds (ddof=1), mean MAE, the number of folds and the total seconds.
+
+    ``results`` is a dict of :class:`CVResult` (keys become the row labels) or a list.
+    """
+    items = results.items() if isinstance(results, dict) else ((r.name, r) for r in results)
+    rows = {name: {"rmse": r.mean_rmse, "rmse_std": r.std_rmse, "mae": r.mean_mae, "folds": r.n_folds,
+                   "seconds": r.total_time} for name, r in items}
+    if not rows:
+        raise ValueError("results must hold at least one CVResult")
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def paired_differences(a: CVResult, b: CVResult) -> np.ndarray:
+    """Per-fold ``a.rmse - b.rmse``, shape (n_folds,), for two results on the same folds.
+
+    A pair of results scored on the same folds shares each fold's test ratings, so the
+    difference fold by fold removes what makes one fold harder than another; its spread
+    is usually much smaller than either model's spread over the folds.
+    """
+    if not (isinstance(a, CVResult) and isinstance(b, CVResult)):
+        raise TypeError(f"a and b must be CVResults, got {type(a).__name__} and {type(b).__name__}")
+    if a.n_folds != b.n_folds:
+        raise ValueError(f"a and b must be scored on the same folds; a has {a.n_folds} folds, b has {b.n_folds}")
+    return a.rmse - b.rmse
