@@ -1,0 +1,388 @@
+"""Interactive exploration in Jupyter: ipywidgets controls over the factorisations.
+
+* :func:`explore` -- a small matrix (default: the lab's 3 x 3): method, rank, learning
+  rate, epochs, seed and which entries are hidden; every change refits and redraws the
+  loss curve against the truncated-SVD optimum, the reconstruction next to the target,
+  and the hidden entries' values.
+* :func:`explore_recommendations` -- Question 4's movies x users layout: pick a movie by
+  title and a user column; shows the prediction, whether that user rated the movie, and
+  their top 10 unrated movies.
+
+Both return an object that displays as live widgets in JupyterLab and, where there is no
+widget front end (nbconvert, nbval, the report), as the static picture of its first fit
+(the display bundle carries both; each front end shows the richest it can render).
+Slider drags are debounced (``continuous_update=False``); a fit runs on a worker thread
+with a progress bar, and a newer request supersedes it: the older fit stops at its next
+epoch (a generation counter checked in the fit's callback). Fits are cached by settings.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import threading
+from dataclasses import dataclass, replace
+
+import torch
+
+from . import _explore_parts as parts
+from ._validation import check_lr, check_num_epochs, check_rank, check_scalar, check_seed
+from .data import LabLayout, lab_matrix, load_lab_layout
+from .evaluate import top_n_unrated
+from .factorise import factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
+
+__all__ = ["METHODS", "Settings", "Explorer", "RecommendationExplorer", "explore", "explore_recommendations"]
+
+#: method key -> (label, default lr); the fits themselves are in :func:`fit`.
+METHODS = {"sgd": ("per-entry SGD", 0.01), "gd": ("full-batch GD", 0.01), "adam": ("Adam (autograd)", 0.05),
+           "svd": ("truncated SVD", None)}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One point of the explorer's control space (hashable: the fit cache's key)."""
+
+    method: str = "sgd"
+    rank: int = 2
+    lr: float = 0.01
+    num_epochs: int = 1000
+    seed: int = 0
+    hidden: tuple = ()  # ((row, col), ...) entries left out of the fit
+
+
+def fit(A: torch.Tensor, s: Settings, callback=None):
+    """Fit ``A`` (m, n) with the settings ``s``, its ``hidden`` entries left out; a FactorisationResult.
+
+    Truncated SVD cannot leave entries out: it factorises ``A`` with the hidden entries set
+    to 0 (what a zero-filled ratings matrix does), and its loss is over the observed ones.
+    """
+    M = torch.ones_like(A)
+    for r, c in s.hidden:
+        M[r, c] = 0
+    if s.method == "svd":
+        res = factorise_svd(A * M, None, s.rank)
+        sse = float((((A - res.reconstruction) * M).double() ** 2).sum())
+        return replace(res, losses=torch.tensor([sse], dtype=torch.float64))
+    fn = {"sgd": factorise_sgd, "gd": factorise_gd, "adam": factorise_autograd}.get(s.method)
+    if fn is None:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {s.method!r}")
+    mask = M if s.hidden else None
+    return fn(A, mask, s.rank, lr=s.lr, num_epochs=s.num_epochs, seed=s.seed, callback=callback)
+
+
+def _check_settings(s: Settings, A: torch.Tensor) -> Settings:
+    """``s`` with every field checked and converted (scikit-learn-style errors naming the field)."""
+    if s.method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {s.method!r}")
+    m, n = A.shape
+    hidden = tuple(sorted({(int(r), int(c)) for r, c in s.hidden}))
+    bad = [(r, c) for r, c in hidden if not (0 <= r < m and 0 <= c < n)]
+    if bad:
+        raise ValueError(f"hidden entries must lie in the {m} x {n} matrix, got {bad}")
+    return Settings(s.method, check_rank(s.rank, A), check_lr(s.lr), check_num_epochs(s.num_epochs),
+                    check_seed(s.seed), hidden)
+
+
+class _View:
+    """What both explorers share: a fit queue, a progress bar, a static and a live display."""
+
+    def __init__(self, threaded):
+        self._fits = parts.Fits(parts.in_kernel() if threaded is None else bool(threaded))
+        self._draw_lock = threading.Lock()
+        self.controls: dict = {}
+        self._widget = None
+
+    def _progress_bar(self, num_epochs: int):
+        bar = self.controls.get("progress")
+        if bar is None:
+            return None
+        bar.max, bar.value, bar.description = max(num_epochs, 1), 0, "fitting"
+        step = max(1, num_epochs // 50)  # ~50 front-end messages per fit, not one per epoch
+
+        def progress(epoch):
+            if epoch % step == 0:
+                bar.value = epoch
+        return progress
+
+    def _done_bar(self):
+        bar = self.controls.get("progress")
+        if bar is not None:
+            bar.value, bar.description = bar.max, "done"
+
+    @property
+    def widget(self):
+        """The live ipywidgets box (built on first use)."""
+        if self._widget is None:
+            self._widget = self._build()
+        return self._widget
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        # The live widget for front ends with the widget manager; a static rendering of the
+        # current fit for everything else (nbconvert, nbval, the report, a plain terminal).
+        bundle = dict(self._static())
+        try:
+            bundle.update(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+        except ImportError:  # no ipywidgets: the static rendering alone
+            pass
+        bundle["text/plain"] = self.summary
+        return bundle
+
+
+class Explorer(_View):
+    """Live explorer of one small matrix; see :func:`explore`.
+
+    Attributes
+    ----------
+    A : Tensor, shape (m, n)
+    settings : Settings
+        Of the fit on display.
+    result : FactorisationResult or None
+        The fit on display (None when it failed: see ``summary``).
+    summary : str
+        One line: the settings, the final SSE, the SVD optimum, or why the fit failed.
+    png : bytes
+        The loss curve on display (PNG); :meth:`figure` draws the whole static figure.
+    controls : dict of ipywidgets
+        ``method``, ``rank``, ``lr``, ``num_epochs``, ``seed``, ``hidden`` (list of
+        checkboxes, row-major; small matrices only), ``progress``, ``status``, ``figure``
+        (the loss curve), ``matrices`` (target and reconstruction), ``table`` (hidden entries)
+        -- once the widget has been built.
+    """
+
+    def __init__(self, A: torch.Tensor, settings: Settings, *, threaded=None):
+        super().__init__(threaded)
+        self.A = A
+        self.settings = _check_settings(settings, A)
+        self._optimum: dict[int, float] = {}
+        self._plot = parts.LossPlot()
+        self.result, self.summary, self.png = None, "", b""
+        self.update(wait=True)  # the first fit is on display at once
+
+    def optimum(self, rank: int) -> float:
+        """SSE of the best rank-``rank`` approximation of all of ``A`` (sum of discarded sigma^2)."""
+        if rank not in self._optimum:
+            self._optimum[rank] = factorise_svd(self.A, None, rank).loss
+        return self._optimum[rank]
+
+    def update(self, *, wait: bool = False, **changes) -> None:
+        """Change settings (``method``, ``rank``, ``lr``, ``num_epochs``, ``seed``, ``hidden``) and refit.
+
+        The new fit is drawn when done (on a worker thread in a kernel; ``wait=True``: before returning).
+        """
+        s = _check_settings(replace(self.settings, **changes), self.A)
+        self.settings = s
+        progress = self._progress_bar(0 if s.method == "svd" else s.num_epochs)
+        self._fits.request(s, lambda cb: fit(self.A, s, cb), lambda out: self._show(s, out), progress, wait=wait)
+
+    def hidden_frame(self):
+        """The hidden entries' values: a DataFrame indexed by ``(row, col)``."""
+        import pandas as pd
+
+        s, res = self.settings, self.result
+        rows = [{"entry": f"({r}, {c})", "target": float(self.A[r, c]),
+                 "reconstruction": None if res is None else float(res.reconstruction[r, c])} for r, c in s.hidden]
+        df = pd.DataFrame(rows, columns=["entry", "target", "reconstruction"]).set_index("entry")
+        df["error"] = df["reconstruction"] - df["target"]
+        return df
+
+    def _show(self, s: Settings, out) -> None:
+        with self._draw_lock:
+            self.result = None if isinstance(out, Exception) else out
+            optimum = self.optimum(s.rank)
+            self.summary = parts.lab_summary(s, METHODS[s.method][0], out, optimum, int(self.A.numel()) - len(s.hidden))
+            label = METHODS[s.method][0]
+            self.png = self._plot.draw(
+                None if self.result is None else self.result.losses.numpy(), optimum,
+                title=f"{label}, rank {s.rank}" + ("" if s.method == "svd" else f", lr {s.lr:g}, seed {s.seed}"),
+                label=label + (" (hidden set to 0)" if s.method == "svd" and s.hidden
+                               else " (observed entries)" if s.hidden else ""),
+                opt_label=f"rank-{s.rank} SVD optimum {optimum:.4g}")
+            if "figure" in self.controls:
+                self.controls["figure"].value = self.png
+                self.controls["status"].value = f"<b>{html.escape(self.summary)}</b>"
+                self.controls["matrices"].value = self._matrices_html()
+                self.controls["table"].value = (self.hidden_frame().to_html(float_format="{:.4f}".format, na_rep="-")
+                                                if s.hidden else "")
+                self._done_bar()
+
+    def _matrices_html(self) -> str:
+        A = self.A.double().numpy()
+        if A.size > 400:
+            return ""
+        frames = {"target A": A}
+        if self.result is not None:
+            frames["reconstruction U V\u1d40"] = self.result.reconstruction.double().numpy()
+        return parts.matrix_html(frames, self.settings.hidden, float(A.min()), float(A.max()))
+
+    def figure(self):
+        """A static matplotlib figure of the fit on display: loss curve, target and reconstruction."""
+        from matplotlib.figure import Figure
+
+        s = self.settings
+        fig = Figure(figsize=(10, 3.1), dpi=90, layout="constrained")
+        parts.lab_figure(fig, self.A.double().numpy(), s, METHODS[s.method][0], self.result, self.optimum(s.rank))
+        return fig
+
+    def _static(self) -> dict:
+        return {"image/png": base64.b64encode(parts.png(self.figure())).decode("ascii")}
+
+    def _build(self):
+        box, self.controls = parts.lab_controls(self, METHODS)
+        self.update(wait=True)  # a cache hit: fills the new widgets
+        return box
+
+
+def explore(A=None, mask=None, *, method: str = "sgd", rank: int = 2, lr: float | None = None,
+            num_epochs: int = 1000, seed: int = 0, threaded: bool | None = None) -> Explorer:
+    """Explore the factorisations of a small matrix with live controls.
+
+    Parameters
+    ----------
+    A : Tensor, shape (m, n), optional
+        The matrix (dense); default the lab's 3 x 3 (:func:`labmf.lab_matrix`).
+    mask : Tensor of 0/1, shape (m, n), optional
+        Entries to start with hidden (0 = hidden), e.g. :func:`labmf.lab_mask` for Question 3.
+    method : {"sgd", "gd", "adam", "svd"}
+        Per-entry SGD, full-batch GD, Adam via autograd, truncated SVD.
+    rank, lr, num_epochs, seed
+        The first fit's settings (``lr`` None: the method's default, :data:`METHODS`).
+    threaded : bool, optional
+        Fit on a worker thread (progress, superseding). Default: when running in a kernel.
+
+    Returns
+    -------
+    Explorer
+        Displays as the controls, the figure and the hidden entries' table; ``update(...)``
+        changes settings from code.
+    """
+    A = lab_matrix() if A is None else torch.as_tensor(A)
+    if A.ndim != 2 or A.layout != torch.strided or not torch.isfinite(A).all():
+        raise ValueError(f"A must be a dense, finite 2-D tensor, got shape {tuple(A.shape)}")
+    hidden = ()
+    if mask is not None:
+        M = torch.as_tensor(mask)
+        if tuple(M.shape) != tuple(A.shape):
+            raise ValueError(f"mask must have A's shape {tuple(A.shape)}, got {tuple(M.shape)}")
+        hidden = tuple(tuple(int(i) for i in rc) for rc in (M == 0).nonzero().tolist())
+    if lr is None:
+        lr = METHODS[method][1] if method in METHODS and METHODS[method][1] is not None else 0.01
+    return Explorer(A, Settings(method, rank, lr, num_epochs, seed, hidden), threaded=threaded)
+
+
+class RecommendationExplorer(_View):
+    """Live view of Question 4's recommendations; see :func:`explore_recommendations`.
+
+    Attributes
+    ----------
+    layout : LabLayout
+        The **movies x users** ratings (rows movies, columns users; 0 = unrated).
+    titles : dict
+        Title -> row (the first row of a repeated title).
+    row, user_col : int
+        The movie (row) and the user (column) on display.
+    settings : Settings
+        Of the fit on display (full-batch GD on the observed ratings, the course's method).
+    result : FactorisationResult or None
+    summary : str
+        The prediction, whether the user rated the movie, and the fit it comes from.
+    """
+
+    def __init__(self, layout: LabLayout, settings: Settings, row: int, user_col: int, *, threaded=None):
+        super().__init__(threaded)
+        self.layout = layout
+        self.titles = {}
+        for i, title in enumerate(layout.titles):
+            self.titles.setdefault(title, i)
+        self.settings, self.row, self.user_col = settings, row, user_col
+        self.result, self.summary = None, ""
+        self.update(wait=True)
+
+    def update(self, *, movie=None, user_col: int | None = None, wait: bool = False, **changes) -> None:
+        """Show another ``movie`` (title or row) or ``user_col``, or refit with new ``rank``, ``lr``,
+        ``num_epochs``, ``seed`` (fits are cached: going back to earlier settings costs nothing)."""
+        m, n = self.layout.shape
+        row = self.row if movie is None else (self.layout.find_title(movie) if isinstance(movie, str)
+                                              else check_scalar(movie, "movie", int, min_val=0, max_val=m - 1))
+        col = self.user_col if user_col is None else check_scalar(user_col, "user_col", int, min_val=0,
+                                                                  max_val=n - 1)
+        s = _check_settings(replace(self.settings, method="gd", hidden=(), **changes), self.layout.ratings)
+        self.settings, self.row, self.user_col = s, row, col
+        A, M = self.layout.ratings, self.layout.mask
+
+        def run(callback):
+            # The sparse path: cost in proportion to the ratings, not to the 1000 x 671 cells.
+            return factorise_gd(A, M, s.rank, lr=s.lr, num_epochs=s.num_epochs, seed=s.seed, sparse=True,
+                                callback=callback)
+
+        self._fits.request(s, run, lambda out: self._show(s, out), self._progress_bar(s.num_epochs), wait=wait)
+
+    def top_frame(self, n: int = 10):
+        """The user's top ``n`` unrated movies: a DataFrame (rank 1.., title, predicted rating)."""
+        import pandas as pd
+
+        if self.result is None:
+            return pd.DataFrame(columns=["title", "predicted rating"])
+        P = self.result.reconstruction
+        rows = top_n_unrated(P, self.layout.mask, self.user_col, n)
+        df = pd.DataFrame({"title": [self.layout.titles[r] for r in rows],
+                           "predicted rating": [round(float(P[r, self.user_col]), 3) for r in rows]})
+        df.index = pd.RangeIndex(1, len(rows) + 1, name="rank")
+        return df
+
+    def _show(self, s: Settings, out) -> None:
+        with self._draw_lock:  # shows the latest movie and user, whichever request's fit arrives
+            self.result = None if isinstance(out, Exception) else out
+            self.summary = parts.recommendation_summary(self.layout, s, self.row, self.user_col, out)
+            if "table" in self.controls:
+                self.controls["status"].value = f"<b>{html.escape(self.summary)}</b>"
+                self.controls["table"].value = self._table_html()
+                self._done_bar()
+
+    def _table_html(self) -> str:
+        caption = f"top 10 unrated movies for user column {self.user_col}"
+        return f"<p>{html.escape(caption)}</p>" + self.top_frame().to_html(float_format="{:.3f}".format)
+
+    def _static(self) -> dict:
+        return {"text/html": f"<p><b>{html.escape(self.summary)}</b></p>" + self._table_html()}
+
+    def _build(self):
+        box, self.controls = parts.recommendation_controls(self)
+        self.update(wait=True)
+        return box
+
+
+def explore_recommendations(layout: LabLayout | str = "movielens-small", *, movie: str | int = "A Beautiful Mind",
+                            user_col: int = 4, rank: int = 5, lr: float = 1e-4, num_epochs: int = 1000,
+                            seed: int = 0, threaded: bool | None = None) -> RecommendationExplorer:
+    """Explore Question 4's recommendations: a movie by title, a user column, their top 10.
+
+    Parameters
+    ----------
+    layout : LabLayout or str
+        The **movies x users** ratings (rows movies, columns users), or a source name for
+        :func:`labmf.load_lab_layout`.
+    movie : str or int
+        Title (as :meth:`LabLayout.find_title` matches it) or row of the first movie shown.
+    user_col : int
+        Column (user) shown first.
+    rank, lr, num_epochs, seed
+        The first fit (full-batch GD on the observed ratings, sparse path). The default
+        ``lr=1e-4`` converges in 1000 epochs on the embedded MovieLens layout, where the
+        course's ``1e-5`` is still falling (notebook 04).
+    threaded : bool, optional
+        Fit on a worker thread (progress, superseding). Default: when running in a kernel.
+
+    Returns
+    -------
+    RecommendationExplorer
+    """
+    if isinstance(layout, str):
+        layout = load_lab_layout(layout)
+    if not isinstance(layout, LabLayout):
+        raise TypeError(f"layout must be a LabLayout or a source name, got {type(layout).__name__}")
+    m, n = layout.shape
+    row = layout.find_title(movie) if isinstance(movie, str) else check_scalar(movie, "movie", int, min_val=0,
+                                                                                max_val=m - 1)
+    user_col = check_scalar(user_col, "user_col", int, min_val=0, max_val=n - 1)
+    return RecommendationExplorer(layout, Settings("gd", rank, lr, num_epochs, seed), row, user_col,
+                                  threaded=threaded)
