@@ -297,3 +297,20 @@ def recommendation_controls(ex):
                         c["table"]])
     box.add_class("labmf-recommendations")
     return box, c
+
+
+def recommendation_figure(fig, top, layout, row: int, col: int, res) -> None:
+    """Bars of the top-``n`` frame (title, predicted rating), the prediction for ``(row, col)`` in the title."""
+    ax = fig.add_subplot()
+    if res is None:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no fit", ha="center", va="center")
+        return
+    rated = (f"rated {float(layout.ratings[row, col]):.1f} stars" if layout.is_rated(row, col) else "not rated")
+    ax.barh(np.arange(len(top))[::-1], top["predicted rating"].to_numpy(), color="C0")
+    ax.set_yticks(np.arange(len(top))[::-1], [t if len(t) <= 45 else t[:44] + "\u2026" for t in top["title"]],
+                  fontsize=8)
+    ax.set_xlabel("predicted rating (stars)")
+    ax.set_title(f"{layout.titles[row]}, user column {col}: predicted {res.predict(row, col):.2f} stars ({rated})\n"
+                 f"the user's top {len(top)} unrated movies (rank-{res.rank} fit)", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)

@@ -342,8 +342,16 @@ class RecommendationExplorer(_View):
         caption = f"top 10 unrated movies for user column {self.user_col}"
         return f"<p>{html.escape(caption)}</p>" + self.top_frame().to_html(float_format="{:.3f}".format)
 
+    def figure(self):
+        """A static matplotlib figure: the prediction in the title, the top 10 as bars."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(9, 3.8), dpi=90, layout="constrained")
+        parts.recommendation_figure(fig, self.top_frame(), self.layout, self.row, self.user_col, self.result)
+        return fig
+
     def _static(self) -> dict:
-        return {"text/html": f"<p><b>{html.escape(self.summary)}</b></p>" + self._table_html()}
+        return {"image/png": base64.b64encode(parts.png(self.figure())).decode("ascii")}
 
     def _build(self):
         box, self.controls = parts.recommendation_controls(self)
