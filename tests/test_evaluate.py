@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -244,6 +243,7 @@ NB04 = Path(__file__).resolve().parents[1] / "notebooks" / "04_movie_recommendat
 
 
 def _notebook04():
+    """The parameters and the ``answers`` record of the stored notebook 04."""
     nb = json.loads(NB04.read_text(encoding="utf-8"))
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     params_cell = next(c for c in code if "parameters" in c.get("metadata", {}).get("tags", []))
@@ -251,11 +251,9 @@ def _notebook04():
     for node in ast.parse("".join(params_cell["source"])).body:
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
             params[node.targets[0].id] = ast.literal_eval(node.value)
-    text = "".join(
-        "".join(o["text"]) for c in code for o in c.get("outputs", [])
-        if o.get("output_type") == "stream" and o.get("name") == "stdout"
-    )
-    return params, text
+    records = [o["data"]["application/json"] for c in code for o in c.get("outputs", [])
+               if "application/json" in o.get("data", {})]
+    return params, (records[-1] if records else None)
 
 
 def _observed_sse(A, U, V, M) -> float:
@@ -266,33 +264,29 @@ def _observed_sse(A, U, V, M) -> float:
 
 @pytest.mark.skipif(not NB04.exists(), reason="notebook 04 not present")
 def test_notebook04_printed_q4_figures_match_a_recomputation():
-    params, text = _notebook04()
+    params, record = _notebook04()
     if params["data_source"] != "movielens-small":
         pytest.skip("the stored notebook was run on the course's private data")
+    assert record, "notebook 04 has no stored answers record; execute it"
     layout = labmf.data.load_lab_layout(params["data_source"])
     A, M = layout.ratings, layout.mask
     row = layout.find_title(params["movie_title"])
     col = params["user_col"]
     rank, epochs, seed = params["rank"], params["num_epochs"], params["seed"]
+    assert (record["movie_row"], record["user_col"], record["seed"]) == (row, col, seed)
 
-    pred = re.search(r"\(a\) predicted rating of column \d+ for .*: (-?[\d.]+)", text)
-    sse = re.search(r"\(b\) SSE over the [\d,]+ observed entries: ([\d.]+)", text)
-    assert pred and sse, "notebook 04 has no stored Q4 output; execute it"
     res = labmf.factorise_gd(A, M, rank, lr=params["lr"], num_epochs=epochs, seed=seed)
     recomputed = _observed_sse(A, res.U, res.V, M)
-    assert float(sse.group(1)) == pytest.approx(recomputed, abs=0.05 + 1e-6 * recomputed)
+    assert record["observed_sse"] == pytest.approx(recomputed, abs=0.05 + 1e-6 * recomputed)
     # The library forms the residual in float32, this test in float64.
     assert res.loss == pytest.approx(recomputed, rel=1e-7)
-    assert float(pred.group(1)) == pytest.approx(float(res.U[row] @ res.V[col]), abs=5e-5 + 1e-5)
-    assert not layout.is_rated(row, col)
-    assert "has NOT rated it" in text
+    assert record["predicted"] == pytest.approx(float(res.U[row] @ res.V[col]), abs=5e-5 + 1e-5)
+    assert record["user_rating"] is None and not layout.is_rated(row, col)
+    spread = record["predicted_spread"]
+    assert spread["n"] == params["n_seeds"] and spread["min"] <= record["predicted"] <= spread["max"]
+    assert record["sse_spread"]["min"] <= record["observed_sse"] <= record["sse_spread"]["max"]
 
-    chosen = re.search(
-        r"sensitivity check \(lr ([\d.e+-]+)\): prediction (-?[\d.]+), observed-entry SSE ([\d.]+)", text
-    )
-    assert chosen
-    lr = float(chosen.group(1))
-    res2 = labmf.factorise_gd(A, M, rank, lr=lr, num_epochs=epochs, seed=seed)
+    res2 = labmf.factorise_gd(A, M, rank, lr=record["check_lr"], num_epochs=epochs, seed=seed)
     recomputed2 = _observed_sse(A, res2.U, res2.V, M)
-    assert float(chosen.group(3)) == pytest.approx(recomputed2, abs=0.05 + 1e-6 * recomputed2)
-    assert float(chosen.group(2)) == pytest.approx(float(res2.U[row] @ res2.V[col]), abs=5e-5 + 1e-5)
+    assert record["check_sse"] == pytest.approx(recomputed2, abs=0.05 + 1e-6 * recomputed2)
+    assert record["check_predicted"] == pytest.approx(float(res2.U[row] @ res2.V[col]), abs=5e-5 + 1e-5)
