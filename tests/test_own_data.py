@@ -138,3 +138,11 @@ def test_ratings_table_checks_without_the_loader():
         Ratings(["a", "a"], ["x", "x"], [1.0, 2.0])
     with pytest.raises(ValueError, match=r"rating must be finite, found rating\[0\] = nan"):
         Ratings([1], [1], [np.nan])
+
+
+def test_load_movielens_points_a_csv_to_load_ratings(tmp_path):
+    from labmf.data import load_movielens
+
+    for name in ("small", "100k"):
+        with pytest.raises(ValueError, match=r"load_ratings\(path, user=\.\.\."):
+            load_movielens(name, path=tmp_path / "ratings.csv")

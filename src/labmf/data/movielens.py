@@ -126,9 +126,12 @@ def load_movielens(name: str = "small", *, path=None) -> Ratings:
     if not isinstance(name, str) or name not in MOVIELENS_NAMES:
         raise ValueError(f"name must be one of {sorted(MOVIELENS_NAMES)}, got {name!r}")
     canonical = MOVIELENS_NAMES[name]
+    if path is not None and (canonical == "small" or not str(path).lower().endswith(".zip")):
+        what = "'small' is embedded" if canonical == "small" else f"expected {canonical}.zip"
+        raise ValueError(f"path is for the downloadable GroupLens zips ({what}), got {str(path)!r}. For a "
+                         "ratings CSV or DataFrame of your own: labmf.data.load_ratings(path, user=..., item=..., "
+                         "rating=...)")
     if canonical == "small":
-        if path is not None:
-            raise ValueError("path is for the downloadable zips; 'small' is embedded")
         return _load_embedded()
     if path is None:
         path = fetch(f"{canonical}.zip")
