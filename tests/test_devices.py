@@ -47,8 +47,6 @@ def test_recsys_index_tensors_name_themselves():
         BiasedMF().fit(_meta(3).long(), [0, 1, 2], [1.0, 2.0, 3.0])
 
 
-@pytest.mark.xfail(reason="needs check_device(A, name) first in labmf.sparse.check_sparse_matrix "
-                          "(sparse.py; today a meta sparse tensor says 'nnz = 0')", strict=False)
 def test_sparse_tensor_on_another_device():
     S = torch.sparse_coo_tensor(torch.tensor([[0], [1]]), torch.tensor([1.0]), (2, 2),
                                 check_invariants=False).to("meta")
@@ -101,8 +99,6 @@ def test_nan_without_a_mask_says_to_pass_one():
         labmf.factorise_sgd(A, rank=2)
 
 
-@pytest.mark.xfail(reason="needs labmf._fit.check_input/check_args to call check_observed(A, mask) "
-                          "instead of check_matrix + check_mask (_fit.py)", strict=False)
 def test_factorise_accepts_nan_under_the_mask():
     A = _with_gaps()
     mask = ~torch.isnan(A)

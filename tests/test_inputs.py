@@ -256,7 +256,8 @@ def test_lab_layout_with_ids_near_2_63_has_no_false_duplicate():
     L = lab_layout(r, n_movies=2, n_users=2)
     assert L.movie_ids.tolist() == [big, 7] and L.user_ids.tolist() == [1, big]
     assert L.ratings.tolist() == [[3.0, 4.0], [5.0, 0.0]]
-    with pytest.raises(ValueError, match=r"1 duplicate \(user, movie\) pair\(s\), first \(user 1, movie 7\)"):
+    # A pair rated twice is refused by the ratings table itself, before any layout.
+    with pytest.raises(ValueError, match=r"1 duplicate \(user, item\) pair\(s\), first \(user 1, item 7\)"):
         lab_layout(Ratings([1, 1, 2], [7, 7, 7], [1.0, 2.0, 3.0], [0, 0, 0]), n_movies=1)
 
 

@@ -33,6 +33,7 @@ from .data import (
     DownloadError,
     LabLayout,
     Ratings,
+    UnknownIdError,
     blog_matrix,
     course_layout,
     data_dir,
@@ -43,6 +44,7 @@ from .data import (
     lab_matrix,
     load_lab_layout,
     load_movielens,
+    load_ratings,
 )
 from .evaluate import fit_with_heldout, holdout_split, largest_stable_lr, lr_sweep, still_improving, top_n_unrated
 from .factorise import OPTIMISERS, factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
@@ -83,6 +85,8 @@ __all__ = [
     "Ratings",
     "LabLayout",
     "load_movielens",
+    "load_ratings",
+    "UnknownIdError",
     "lab_layout",
     "load_lab_layout",
     "course_layout",

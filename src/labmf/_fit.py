@@ -22,9 +22,8 @@ from ._validation import (
     check_callback,
     check_finite_loss,
     check_lr,
-    check_mask,
-    check_matrix,
     check_num_epochs,
+    check_observed,
     check_rank,
     make_generator,
 )
@@ -46,8 +45,7 @@ def check_input(A, mask):
             raise ValueError("mask must be None when A is sparse (its stored entries are the observed "
                              f"ones), got {type(mask).__name__}")
         return _sparse.check_sparse_matrix(A, "A"), None
-    A = check_matrix(A, "A")
-    return A, check_mask(mask, A, "mask")
+    return check_observed(A, mask, "A", "mask")
 
 
 def dense_only(A, fname: str):
@@ -84,8 +82,7 @@ def start(A, rank, seed, generator, init) -> tuple[torch.Tensor, torch.Tensor]:
 def check_args(A, mask, rank, lr, num_epochs, callback, *, dense: str | None = None):
     """Validate the arguments every iterative method shares; return ``(A, M, rank, lr, num_epochs)``."""
     if dense is not None:
-        A = check_matrix(dense_only(A, dense), "A")
-        M = check_mask(mask, A, "mask")
+        A, M = check_observed(dense_only(A, dense), mask, "A", "mask")
     else:
         A, M = check_input(A, mask)
     rank = check_rank(rank, A)

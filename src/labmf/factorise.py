@@ -25,7 +25,7 @@ import torch
 
 from . import kernels
 from ._fit import check_args, dense_only, result, start, train, triplet_fit
-from ._validation import check_mask, check_matrix, check_rank, check_scalar
+from ._validation import check_observed, check_rank, check_scalar
 from .metrics import reconstruction_sse
 from .result import FactorisationResult
 
@@ -308,8 +308,7 @@ def factorise_svd(A, mask=None, rank: int = 2) -> FactorisationResult:
         ``singular_values`` holds all of ``A``'s singular values; ``losses`` has the
         single SSE of the reconstruction.
     """
-    A = check_matrix(dense_only(A, "factorise_svd"), "A")
-    M = check_mask(mask, A, "mask")
+    A, M = check_observed(dense_only(A, "factorise_svd"), mask, "A", "mask")
     if M is not None and not bool(M.bool().all()):
         raise ValueError(f"factorise_svd needs a fully observed A; mask has {int((~M.bool()).sum())} "
                          "missing entries (use factorise_sgd / factorise_gd)")

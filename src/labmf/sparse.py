@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._validation import check_mask, check_matrix, check_scalar
+from ._validation import check_device, check_observed, check_scalar
 
 __all__ = ["is_sparse", "check_sparse_matrix", "from_triplets", "to_sparse", "sparse_triplets",
            "observed_triplets"]
@@ -44,6 +44,7 @@ def check_sparse_matrix(A, name: str = "A") -> torch.Tensor:
     """
     if not is_sparse(A):
         raise TypeError(f"{name} must be a sparse tensor, got {type(A).__name__}")
+    check_device(A, name)
     if A.layout != torch.sparse_coo:
         A = A.to_sparse_coo()
     if A.ndim != 2 or A.dense_dim() != 0:
@@ -86,7 +87,7 @@ def _repeated_pairs(rows: torch.Tensor, cols: torch.Tensor, n: int) -> tuple[int
 
 def _as_indices(x, name: str, bound: int) -> torch.Tensor:
     """``x`` as an int64 tensor with values in ``[0, bound)``, or raise naming ``name``."""
-    t = torch.as_tensor(x)
+    t = torch.as_tensor(check_device(x, name))
     if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
         raise TypeError(f"{name} must hold integers, got dtype {t.dtype}")
     if t.ndim == 1 and t.numel():
@@ -163,8 +164,7 @@ def to_sparse(A, mask=None) -> torch.Tensor:
     mask : Tensor of 0/1 or bool, shape (m, n), optional
         ``None`` keeps every entry (zeros included: they are observed values).
     """
-    A = check_matrix(A)
-    M = check_mask(mask, A)
+    A, M = check_observed(A, mask, "A", "mask")
     rows, cols, vals = observed_triplets(A, M)
     idx = torch.from_numpy(np.stack([rows, cols]))
     vals = torch.from_numpy(vals).to(A.dtype)
