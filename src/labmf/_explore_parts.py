@@ -140,7 +140,7 @@ class LossPlot:
         from matplotlib.ticker import FuncFormatter, NullLocator
 
         self.fig = Figure(figsize=(5.6, 3.0), dpi=80)
-        self.fig.subplots_adjust(left=0.13, right=0.97, bottom=0.16, top=0.9)
+        self.fig.subplots_adjust(left=0.16, right=0.97, bottom=0.16, top=0.9)
         self.ax = self.fig.add_subplot()
         (self.line,) = self.ax.plot([], [], lw=1.4)
         self.opt = self.ax.axhline(1.0, color="k", ls="--", lw=1)
