@@ -30,6 +30,12 @@ end
 local function display(blocks)
   local has_image = false
   blocks = blocks:walk({
+    -- Markdown a notebook generated (display_markdown(..., raw=True)) reaches us raw: parse it.
+    RawBlock = function(raw)
+      if raw.format == "markdown" then
+        return pandoc.read(raw.text, "markdown").blocks
+      end
+    end,
     Image = function(img)
       has_image = true
       img.attributes.width = "100%"

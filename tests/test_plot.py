@@ -33,7 +33,7 @@ def fits():
 def test_the_y_label_says_observed_entries_only_for_a_masked_fit(fits):
     assert plot_loss_curves(fits["masked"]).get_ylabel() == "training SSE (observed entries)"
     assert plot_loss_curves({"a": fits["full"], "b": fits["svd"]}).get_ylabel() == "training SSE (all entries)"
-    assert loss_label([fits["adam"]]) == "training SSE"  # the autograd fit does not record its mask
+    assert loss_label([fits["adam"]]) == "training SSE (all entries)"  # every fit records whether it was masked
     assert loss_label([fits["full"], fits["masked"]]) == "training SSE (observed entries)"
     assert plot_loss_curves(fits["masked"], ylabel="my label").get_ylabel() == "my label"
 

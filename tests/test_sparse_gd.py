@@ -29,7 +29,7 @@ def test_sparse_gd_follows_dense_trajectory():
     A, M = _ratings()
     dense = factorise_gd(A, M, rank=5, lr=2e-3, num_epochs=1000, seed=0)
     sparse = factorise_gd(to_sparse(A, M), rank=5, lr=2e-3, num_epochs=1000, seed=0)
-    assert sparse.info == {"backend": "numba", "nnz": int(M.sum()), "sparse": True}
+    assert sparse.info == {"backend": "numba", "nnz": int(M.sum()), "sparse": True, "masked": True}
     assert dense.losses[-1] < 0.2 * dense.losses[0]  # it did learn something
     # float64 on both sides: only the summation order differs; measured ~1e-15.
     assert _rel(sparse.U, dense.U) < 1e-10

@@ -210,4 +210,5 @@ def triplet_fit(kernel, A, M, U0, V0, *, at_start, method, lr, num_epochs, seed,
     )
     threads = {"n_jobs": n_jobs} if n_jobs > 1 else {}
     return result(U, V, losses, elapsed, dtype=A.dtype, method=method, lr=lr, num_epochs=num_epochs,
-                   seed=seed, info={"backend": "numba", "nnz": int(len(vals)), **info, **threads})
+                   seed=seed, info={"backend": "numba", "nnz": int(len(vals)),
+                                    "masked": len(vals) < A.shape[0] * A.shape[1], **info, **threads})

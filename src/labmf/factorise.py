@@ -174,6 +174,7 @@ def factorise_gd(
         ones = torch.ones(A._nnz(), dtype=A.dtype)
         M = torch.sparse_coo_tensor(A.indices(), ones, tuple(A.shape), check_invariants=False).to_dense()
         A = A.to_dense()
+    masked = M is not None and not bool(M.bool().all())
     M = torch.ones_like(A) if M is None else M
     factors = [U, V]
 
@@ -192,7 +193,8 @@ def factorise_gd(
 
     losses, elapsed = train(epochs, lambda: reconstruction_sse(A, *factors, M), at_start=True, chunk=1,
                              method="gd", lr=lr, num_epochs=num_epochs, callback=callback, progress=progress)
-    return result(*factors, losses, elapsed, dtype=A.dtype, method="gd", lr=lr, num_epochs=num_epochs, seed=seed)
+    return result(*factors, losses, elapsed, dtype=A.dtype, method="gd", lr=lr, num_epochs=num_epochs, seed=seed,
+                  info={"masked": masked})
 
 
 # ------------------------------------------------------------- autograd route
@@ -256,6 +258,7 @@ def factorise_autograd(
     U0, V0 = start(A, rank, seed, generator, init)
     U = U0.clone().requires_grad_(True)
     V = V0.clone().requires_grad_(True)
+    masked = M is not None and not bool(M.bool().all())
     M = torch.ones_like(A) if M is None else M
     method = f"autograd-{opt_name}"
     try:
@@ -278,7 +281,7 @@ def factorise_autograd(
                              chunk=1, method=method, lr=lr, num_epochs=num_epochs, callback=callback,
                              progress=progress)
     return result(U.detach(), V.detach(), losses, elapsed, dtype=A.dtype, method=method, lr=lr,
-                   num_epochs=num_epochs, seed=seed, info={"optimizer": opt_name})
+                   num_epochs=num_epochs, seed=seed, info={"optimizer": opt_name, "masked": masked})
 
 
 # --------------------------------------------------------------- truncated SVD
@@ -323,5 +326,5 @@ def factorise_svd(A, mask=None, rank: int = 2) -> FactorisationResult:
                          "rescale A" + ("" if A.dtype == torch.float64 else ", or pass it in float64"))
     return FactorisationResult(
         U=U, V=V, losses=torch.tensor([loss], dtype=torch.float64), method="svd", rank=rank,
-        elapsed=time.perf_counter() - t0, singular_values=S,
+        elapsed=time.perf_counter() - t0, singular_values=S, info={"masked": False},
     )

@@ -45,8 +45,8 @@ def sgd_factorise(A: torch.Tensor, rank: int, num_epochs: int = 1000, lr: float 
         for r in range(m):
             for c in range(n):
                 e = A[r, c] - (U[r] * V[c]).sum()  # error of this one entry
-                U[r] += lr * e * V[c]  # a step down the gradient of e**2 in U[r] ...
-                V[c] += lr * e * U[r]  # ... then in V[c], with the row of U just updated
+                U[r] += lr * e * V[c]  # a gradient step on e**2 in U[r] (the factor 2 is in lr)
+                V[c] += lr * e * U[r]  # the same, stale e with the new U[r]: a gradient step to first order in lr
     return U, V
 
 
