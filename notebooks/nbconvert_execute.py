@@ -6,7 +6,7 @@
 # that ran it and the kernel's full `language_info` (as its kernel_info reply gives it), with
 # nbformat 4.5. Anything less and JupyterLab marks a freshly opened notebook modified and its
 # autosave rewrites the tracked file. Cell tags (the papermill `parameters` tag, nbval
-# markers) are kept; execution timestamps and widget state are dropped.
+# markers) are kept; execution timestamps, widget state and widget views are dropped.
 from nbconvert.preprocessors import Preprocessor
 
 c = get_config()  # noqa: F821 - provided by traitlets when the file is loaded
@@ -40,4 +40,19 @@ class JupyterLabMetadata(Preprocessor):
         return nb, resources
 
 
-c.NotebookExporter.preprocessors = [JupyterLabMetadata]
+class DropWidgetViews(Preprocessor):
+    """Drop ``application/vnd.jupyter.widget-view+json`` from display outputs.
+
+    Widget state is not stored, so a stored widget view could only render as "Error
+    displaying widget: model not found" (and its random model id would change the file on
+    every run). What stays is the rest of the bundle: labmf's explorers put a static figure
+    next to their widget, which JupyterLab shows until the cell is run again.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        for out in cell.get("outputs", []):
+            out.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
+        return cell, resources
+
+
+c.NotebookExporter.preprocessors = [JupyterLabMetadata, DropWidgetViews]

@@ -80,6 +80,51 @@ def in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+
+class View:
+    """What both explorers share: a fit queue, a progress bar, a static and a live display."""
+
+    def __init__(self, threaded):
+        self._fits = Fits(in_kernel() if threaded is None else bool(threaded))
+        self._draw_lock = threading.Lock()
+        self.controls: dict = {}
+        self._widget = None
+
+    def _progress_bar(self, num_epochs: int):
+        bar = self.controls.get("progress")
+        if bar is None:
+            return None
+        bar.max, bar.value, bar.description = max(num_epochs, 1), 0, "fitting"
+        step = max(1, num_epochs // 50)  # ~50 front-end messages per fit, not one per epoch
+
+        def progress(epoch):
+            if epoch % step == 0:
+                bar.value = epoch
+        return progress
+
+    def _done_bar(self):
+        bar = self.controls.get("progress")
+        if bar is not None:
+            bar.value, bar.description = bar.max, "done"
+
+    @property
+    def widget(self):
+        """The live ipywidgets box (built on first use)."""
+        if self._widget is None:
+            self._widget = self._build()
+        return self._widget
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        # The live widget for front ends with the widget manager; a static rendering of the
+        # current fit for everything else (nbconvert, nbval, the report, a plain terminal).
+        bundle = dict(self._static())
+        try:
+            bundle.update(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+        except ImportError:  # no ipywidgets: the static rendering alone
+            pass
+        bundle["text/plain"] = self.summary
+        return bundle
+
 def png(fig) -> bytes:
     buf = io.BytesIO()
     # zlib level 1: a few kB more, several ms less per redraw
