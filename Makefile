@@ -57,6 +57,13 @@ test-unit: $(STAMP) ## Unit tests only (fast)
 test-notebooks: $(STAMP) ## nbval over the notebooks only
 	$(PY) -m pytest notebooks $(NBVAL_ARGS)
 
+# Explore: JupyterLab on notebooks/ with the explorer open (run its cells for the live controls).
+# JupyterLab autosaves: running cells rewrites a notebook's outputs (git diff shows it);
+# opening one alone leaves it unchanged.
+.PHONY: lab
+lab: $(STAMP) ## Open JupyterLab on notebooks/ with the explorer (00_explorer.ipynb)
+	$(PY) -m jupyter lab --ServerApp.root_dir=notebooks notebooks/00_explorer.ipynb
+
 # The report is rendered from executed *copies* of the notebooks (report/build/executed/),
 # so `make report` never rewrites the stored notebooks (their timing cells would change).
 # A copy is re-executed only when its notebook or the library changed; the HTML and PDFs are
