@@ -283,7 +283,7 @@ def test_notebook04_printed_q4_figures_match_a_recomputation():
     assert record["predicted"] == pytest.approx(float(res.U[row] @ res.V[col]), abs=5e-5 + 1e-5)
     assert record["user_rating"] is None and not layout.is_rated(row, col)
     spread = record["predicted_spread"]
-    assert spread["n"] == params["n_seeds"] and spread["min"] <= record["predicted"] <= spread["max"]
+    assert spread["n_seeds"] == params["n_seeds"] and spread["min"] <= record["predicted"] <= spread["max"]
     assert record["sse_spread"]["min"] <= record["observed_sse"] <= record["sse_spread"]["max"]
 
     res2 = labmf.factorise_gd(A, M, rank, lr=record["check_lr"], num_epochs=epochs, seed=seed)
