@@ -111,6 +111,31 @@ def _typst_symbols(text: str) -> str:
 
 
 
+def _richest_outputs(notebook: Path, work: Path) -> Path:
+    """A copy of ``notebook`` whose outputs keep only their richest text form.
+
+    pandoc's ipynb reader prefers ``text/plain`` to ``text/markdown`` and ``text/html``,
+    so generated prose would read "<IPython.core.display.Markdown object>" and a
+    DataFrame its fixed-width text. Keeping only the Markdown, or only the HTML of a
+    table, lets notebook.lua turn them into real paragraphs and tables.
+    """
+    import json
+
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "text/markdown" in data:
+                out["data"] = {"text/markdown": data["text/markdown"]}
+            elif "text/html" in data and "<table" in "".join(data["text/html"]) and not any(
+                    k.startswith("image/") for k in data):
+                out["data"] = {"text/html": data["text/html"]}
+    copy = work / "notebooks" / notebook.name
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(json.dumps(nb), encoding="utf-8")
+    return copy
+
+
 def _section(notebook: Path, work: Path) -> dict:
     """One notebook as a report section: a pandoc JSON document."""
     import json
@@ -118,7 +143,7 @@ def _section(notebook: Path, work: Path) -> dict:
     media = f"media/{notebook.stem}"
     text = pandoc(["-f", "ipynb", "-t", "json", "--lua-filter", str(HERE / "notebook.lua"),
                    "-M", f"notebook={notebook.name}", f"--extract-media={media}",
-                   str(notebook.resolve())], cwd=work)
+                   str(_richest_outputs(notebook, work).resolve())], cwd=work)
     return json.loads(text)
 
 

@@ -34,6 +34,9 @@ local function display(blocks)
     RawBlock = function(raw)
       if raw.format == "markdown" then
         return pandoc.read(raw.text, "markdown").blocks
+      elseif raw.format == "html" and raw.text:find("<table") then
+        -- a DataFrame: its HTML table becomes a real table in both the PDF and the HTML
+        return pandoc.read(raw.text, "html").blocks
       end
     end,
     Image = function(img)
