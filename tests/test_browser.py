@@ -169,7 +169,14 @@ def _save_and_check(page, root: Path, name: str) -> dict:
     deadline = time.time() + 30
     while path.stat().st_mtime_ns == before and time.time() < deadline:
         time.sleep(0.2)
-    nb = json.loads(path.read_text(encoding="utf-8"))
+    while True:  # the file may be caught half-written: read until it parses
+        try:
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            break
+        except json.JSONDecodeError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
     errors = [f"cell {i}: {o.get('ename')}: {o.get('evalue')}" for i, c in enumerate(nb["cells"])
               for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, f"{name} run in JupyterLab has error outputs: {errors}"
