@@ -69,7 +69,7 @@ def test_get_params_follow_the_signature():
     assert repr(model) == "BiasedMF(rank=20, reg=0.07, seed=1)"
     params = model.get_params()
     assert list(params) == ["rank", "reg", "lr", "num_epochs", "reg_bias", "lr_bias", "lr_decay",
-                            "init_std", "clip", "seed"]
+                            "init_std", "clip", "seed", "n_jobs", "schedule"]
     assert BiasedMF(**params).get_params() == params
     assert BiasBaseline().get_params() == {"reg_item": 10.0, "reg_user": 15.0, "num_epochs": 10, "clip": True}
     assert repr(ItemMean(2.0)) == "ItemMean(shrinkage=2.0)"
