@@ -22,7 +22,7 @@ Where things are (one home for each):
 - ``labmf.evaluate``: hold-out splits, learning-rate probes, held-out curves.
 - ``labmf.recsys``: the recommender: ``BiasedMF``, baselines, ``Ensemble``,
   ``cross_validate``, and an adapter for Surprise.
-- ``labmf.plot``: loss curves and seed spreads.
+- ``labmf.plot``: loss curves and seed spreads; ``labmf.explore``: sliders in JupyterLab.
 
 Everything runs on the CPU; tensors on another device are refused with a clear error.
 """
@@ -47,6 +47,7 @@ from .data import (
     load_ratings,
 )
 from .evaluate import fit_with_heldout, holdout_split, largest_stable_lr, lr_sweep, still_improving, top_n_unrated
+from .explore import explore, explore_recommendations
 from .factorise import OPTIMISERS, factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
 from .lab import gd_factorise_masked, sgd_factorise, sgd_factorise_masked, truncated_svd
 from .metrics import mae, mse, reconstruction_sse, rmse, sse
@@ -112,7 +113,9 @@ __all__ = [
     "CVResult",
     "cross_validate",
     "kfold_indices",
-    # plots
+    # plots and the explorer
+    "explore",
+    "explore_recommendations",
     "plot_loss_curves",
     "plot_seed_spread",
     # submodules
