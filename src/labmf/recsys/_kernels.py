@@ -20,8 +20,8 @@ import numpy as np
 
 from .._jit import compile_kernel
 
-__all__ = ["sgd_epoch", "shuffle", "predict", "warm_up", "block_counts", "scatter_blocks", "sgd_blocks",
-           "pair_keys", "first_repeat", "count"]
+__all__ = ["sgd_epoch", "shuffle", "predict", "warm_up", "block_counts", "scatter_blocks", "group_by_user",
+           "sgd_blocks", "pair_keys", "first_repeat", "count"]
 
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
@@ -128,8 +128,10 @@ def warm_up() -> None:
     # The blocked schedule: float32 arrays, int32 block copies, and int32 or int64 inputs.
     f32 = np.zeros((1, 2), np.float32)
     b32, i32 = np.zeros(1, np.float32), np.zeros(1, np.int32)
-    sgd_blocks(i32, i32, np.ones(1, np.float32), np.array([0, 1]), np.zeros(1, np.int64), np.int64(1),
-               np.float32(0), b32, b32.copy(), f32, f32.copy(), *(np.float32(0.01),) * 4, np.zeros(1))
+    sgd_blocks(i32, i32, np.ones(1, np.float32), np.array([0, 1]), np.zeros(1, np.int64), np.float32(0), b32,
+               b32.copy(), f32, f32.copy(), *(np.float32(0.01),) * 4, np.zeros(1))
+    group_by_user(i32, i32, b32, np.array([0, 1]), 1, np.array([0, 1]), i32.copy(), i32.copy(), b32.copy(),
+                  np.zeros(2, np.int64))
     for dtype in (np.int32, np.int64):
         idx = np.zeros(1, dtype=dtype)
         count(idx, np.zeros(1, np.int64))
@@ -144,13 +146,9 @@ def warm_up() -> None:
 
 # ------------------------------------------------------------ blocked schedule
 #
-# FPSGD/libmf's idea (Chin et al. 2015): cut the ratings into a B x B grid by user
-# bin and item bin. The B blocks of one "stratum" (bin pairs (a, (a + s) mod B))
-# share no user and no item, so they can be swept in any order, or at the same
-# time on several cores, with the same result: the blocked schedule gives the
-# same factors for every thread count. Users (items) of one bin are renumbered to
-# be contiguous, so a block's factor rows form two small slabs that stay in cache
-# while its ratings are shuffled and swept; all arrays are float32 / int32.
+# The kernels of the FPSGD/libmf blocked schedule (driven by ._sgd): a counting
+# sort of the ratings into the B x B grid of (user bin, item bin) blocks, users
+# grouped within each block, and the sweep over a list of blocks; float32/int32.
 
 
 def _block_counts(user, item, user_bin, item_bin, n_bins, counts):
@@ -188,31 +186,49 @@ def _pair_keys(user, item, n_items, keys):
         keys[j] = np.int64(user[j]) * n_items + item[j]
 
 
-def _sgd_blocks(user, item, rating, block_ptr, blocks, epoch_seed, mu, bu, bi, P, Q,
-                lr, shrink, lr_bias, reg_bias, block_sse):
-    """Shuffle, then sweep, each block in ``blocks`` (in that order), in place.
+def _group_by_user(user, item, rating, block_ptr, n_bins, bin_first_user, scratch_user, scratch_item,
+                   scratch_rating, counts):
+    """Order each block's ratings by user (stable: a user's ratings keep their order), in place.
+
+    A counting sort per block over the users of its bin (``bin_first_user[a]`` up to
+    ``bin_first_user[a + 1]``, contiguous after renumbering); the scratch arrays hold
+    one block, ``counts`` one bin's users plus one.
+    """
+    for b in range(n_bins * n_bins):
+        first = bin_first_user[b // n_bins]
+        n_bin_users = bin_first_user[b // n_bins + 1] - first
+        start, stop = block_ptr[b], block_ptr[b + 1]
+        counts[: n_bin_users + 1] = 0
+        for j in range(start, stop):
+            counts[user[j] - first + 1] += 1
+        for v in range(n_bin_users):
+            counts[v + 1] += counts[v]
+        for j in range(start, stop):
+            t = counts[user[j] - first]
+            counts[user[j] - first] = t + 1
+            scratch_user[t] = user[j]
+            scratch_item[t] = item[j]
+            scratch_rating[t] = rating[j]
+        for t in range(stop - start):
+            user[start + t] = scratch_user[t]
+            item[start + t] = scratch_item[t]
+            rating[start + t] = scratch_rating[t]
+
+
+def _sgd_blocks(user, item, rating, block_ptr, blocks, mu, bu, bi, P, Q, lr, shrink, lr_bias, reg_bias,
+                block_sse):
+    """Sweep each block in ``blocks`` (in that order), updating the parameters in place.
 
     Block ``b``'s ratings are ``block_ptr[b]:block_ptr[b + 1]`` of the float32/int32
-    arrays; they are shuffled in place (Fisher-Yates, splitmix64 seeded from
-    ``epoch_seed`` and ``b``, so the order does not depend on which thread runs the
-    block), then swept with :func:`_sgd_epoch`'s update in float32 (``shrink`` =
-    ``1 - lr * reg``). ``block_sse[b]`` receives the block's sum of squared errors.
+    arrays, grouped by user (:func:`_group_by_user`), so that a user's row stays in
+    L1 across their ratings; the update is :func:`_sgd_epoch`'s, in float32
+    (``shrink`` = ``1 - lr * reg``). ``block_sse[b]`` receives the block's sum of
+    squared errors.
     """
     k = P.shape[1]
     for n in range(blocks.shape[0]):
         b = blocks[n]
         start = block_ptr[b]
-        x = np.uint64(epoch_seed) + np.uint64(b) * np.uint64(0xD1B54A32D192ED03)
-        for t in range(block_ptr[b + 1] - 1, start, -1):
-            x += np.uint64(0x9E3779B97F4A7C15)
-            z = x
-            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-            z = z ^ (z >> np.uint64(31))
-            j = start + np.int64(((z >> np.uint64(32)) * np.uint64(t - start + 1)) >> np.uint64(32))
-            user[t], user[j] = user[j], user[t]
-            item[t], item[j] = item[j], item[t]
-            rating[t], rating[j] = rating[j], rating[t]
         sse = 0.0
         for j in range(start, block_ptr[b + 1]):
             u = user[j]
@@ -240,6 +256,7 @@ scatter_blocks = compile_kernel(_scatter_blocks)
 first_repeat = compile_kernel(_first_repeat)
 pair_keys = compile_kernel(_pair_keys)
 sgd_blocks = compile_kernel(_sgd_blocks, fastmath=_FASTMATH)
+group_by_user = compile_kernel(_group_by_user)
 
 
 def _count(idx, counts):

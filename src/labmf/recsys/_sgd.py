@@ -4,17 +4,20 @@ Two schedules over the same per-rating update (:mod:`._kernels`):
 
 * ``shuffle`` (:func:`train`): each epoch one sweep over all the ratings in a fresh
   random order, float64, one thread: what BiasedMF has always done.
-* ``blocked`` (:func:`train_blocked`): FPSGD/libmf's schedule (Chin et al. 2015).
-  Users and items are dealt into B bins each; the ratings are copied into the
-  B x B grid of (user bin, item bin) blocks (a counting sort). The B blocks of a
-  stratum, ``(a, (a + s) mod B)`` for ``a = 0..B-1``, share no user and no item,
-  so they are swept in parallel by ``n_jobs`` Python threads (the kernels release
-  the GIL) and the result is the same for every thread count. Each block is
-  shuffled before its sweep; the strata come in a fresh random order each epoch.
-  Factors are float32, indices int32, and each bin's users (items) are
-  renumbered to be contiguous, so a block's factor rows are two slabs of about
-  :data:`BLOCK_BYTES` that stay in cache: the cost per rating no longer grows
-  with the data (``benchmarks/bench_scale.py``).
+* ``blocked`` (:func:`train_blocked`): FPSGD/libmf's schedule (Zhuang et al. 2013,
+  Chin et al. 2015). Users and items are dealt into B bins each; the ratings are
+  copied into the B x B grid of (user bin, item bin) blocks (counting sorts). The
+  B blocks of a stratum, ``(a, (a + s) mod B)`` for ``a = 0..B-1``, share no user
+  and no item, so they are swept in parallel by ``n_jobs`` Python threads (the
+  kernels release the GIL) and the result is the same for every thread count.
+  Randomness is FPSGD's "partial random" order: a fresh random order of the
+  strata each epoch, each block in a fixed order grouped by user, which keeps a
+  user's row in L1 across their ratings in the block while the block's item rows
+  (about :data:`BLOCK_BYTES`) stay in L2. Factors are float32, indices int32, and
+  each bin's users (items) are renumbered to be contiguous. With this the cost per
+  rating stays nearly flat from 10^5 to 10^8 ratings; a shuffle within each block
+  was twice as slow at 10^8 (its user rows no longer fit in cache) for the same
+  accuracy (``benchmarks/bench_scale.py``, notebook 07).
 
 Python threads rather than numba's ``parallel=True``: they need no threading
 layer, are not capped by ``NUMBA_NUM_THREADS=1`` (which the Makefile exports for
@@ -39,8 +42,8 @@ from ._base import check_triplets
 __all__ = ["initial_parameters", "train", "train_blocked", "counts_and_seen", "predict_clipped", "BLOCK_BYTES"]
 
 
-#: Target size of one block's two factor slabs: about half this machine's 2 MiB L2.
-BLOCK_BYTES = 1 << 20
+#: Target size of a block's item slab (float32 rows read in random order): an eighth of a 2 MiB L2.
+BLOCK_BYTES = 1 << 18
 
 
 class Blocked(NamedTuple):
@@ -58,12 +61,13 @@ class Blocked(NamedTuple):
     new_item: np.ndarray
 
 
-def n_bins_for(nnz: int, n_users: int, n_items: int, rank: int) -> int:
-    """Grid size B: enough bins for a block's factor slabs to fit :data:`BLOCK_BYTES`
-    (at least 4, so two threads can share a stratum), but blocks of >= ~1000 ratings.
-    It does not depend on the thread count, so neither do the results."""
-    slabs = math.ceil((n_users + n_items) * rank * 4 / BLOCK_BYTES)
-    return int(max(1, min(max(4, slabs), math.isqrt(nnz // 1024), 1024)))
+def n_bins_for(nnz: int, n_items: int, rank: int) -> int:
+    """Grid size B: enough bins for a block's item rows to fit :data:`BLOCK_BYTES` (a user's row
+    is reused across their ratings in the block, the items' are read at random), at least 8 so
+    that two threads can share a stratum evenly, but blocks of >= ~1000 ratings. It does not
+    depend on the thread count, so neither do the results."""
+    slab = math.ceil(n_items * rank * 4 / BLOCK_BYTES)
+    return int(max(1, min(max(8, slab), math.isqrt(nnz // 1024), 1024)))
 
 
 def deal_bins(counts: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -81,8 +85,9 @@ def deal_bins(counts: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def to_blocks(user, item, rating, user_counts, item_counts, rank: int) -> Blocked:
-    """Copy checked ratings into the block layout (one counting sort, 12 bytes a rating)."""
-    n_bins = n_bins_for(user.shape[0], user_counts.shape[0], item_counts.shape[0], rank)
+    """Copy checked ratings into the block layout (counting sorts by block, then by user within
+    each block; 12 bytes a rating and one block of scratch)."""
+    n_bins = n_bins_for(user.shape[0], item_counts.shape[0], rank)
     user_bin, new_user = deal_bins(user_counts, n_bins)
     item_bin, new_item = deal_bins(item_counts, n_bins)
     counts = np.zeros(n_bins * n_bins, dtype=np.int64)
@@ -92,6 +97,11 @@ def to_blocks(user, item, rating, user_counts, item_counts, rank: int) -> Blocke
     out = (np.empty(nnz, np.int32), np.empty(nnz, np.int32), np.empty(nnz, np.float32))
     cursor = block_ptr[:-1].copy()
     _kernels.scatter_blocks(user, item, rating, user_bin, item_bin, new_user, new_item, n_bins, cursor, *out)
+    bin_first_user = np.concatenate([[0], np.cumsum(np.bincount(user_bin, minlength=n_bins))])
+    longest = int(counts.max(initial=0))
+    scratch = (np.empty(longest, np.int32), np.empty(longest, np.int32), np.empty(longest, np.float32))
+    _kernels.group_by_user(*out, block_ptr, n_bins, bin_first_user, *scratch,
+                           np.empty(int(np.diff(bin_first_user).max()) + 1, np.int64))
     return Blocked(*out, block_ptr, n_bins, new_user, new_item)
 
 
@@ -112,18 +122,17 @@ def plan_strata(blocked: Blocked, n_jobs: int) -> list[list[np.ndarray]]:
     return plan
 
 
-def blocked_epoch(blocked: Blocked, plan, stratum_order, epoch_seed, params, steps, pool) -> float:
+def blocked_epoch(blocked: Blocked, plan, stratum_order, params, steps, pool) -> float:
     """One epoch of the blocked schedule; returns its SSE. ``steps`` = ``(lr, reg, lr_bias, reg_bias)``;
     ``pool`` runs all but the first part of each stratum (None: one thread)."""
     mu, bu, bi, P, Q = params
     lr, reg, lr_bias, reg_bias = (np.float32(x) for x in steps)
     shrink = np.float32(1.0 - float(lr) * float(reg))
     block_sse = np.zeros(blocked.block_ptr.shape[0] - 1)
-    seed = np.int64(epoch_seed)
 
     def run(blocks):
-        _kernels.sgd_blocks(blocked.user, blocked.item, blocked.rating, blocked.block_ptr, blocks, seed,
-                            np.float32(mu), bu, bi, P, Q, lr, shrink, lr_bias, reg_bias, block_sse)
+        _kernels.sgd_blocks(blocked.user, blocked.item, blocked.rating, blocked.block_ptr, blocks, np.float32(mu),
+                            bu, bi, P, Q, lr, shrink, lr_bias, reg_bias, block_sse)
 
     for s in stratum_order:
         parts = plan[s]
@@ -170,7 +179,6 @@ def train_blocked(u, i, r, counts, hp: dict, rng, held_out):
     del P, Q
     params = (mu, np.zeros(counts[0].size, np.float32), np.zeros(counts[1].size, np.float32), P_int, Q_int)
     plan = plan_strata(blocked, hp["n_jobs"])
-    epoch_seeds = rng.integers(0, 2**63, size=num_epochs, dtype=np.int64)
     if held_out is not None:
         held_out = (blocked.new_user[held_out[0]], blocked.new_item[held_out[1]], held_out[2])
     clip = (float(r.min()), float(r.max())) if hp["clip"] else None
@@ -179,8 +187,7 @@ def train_blocked(u, i, r, counts, hp: dict, rng, held_out):
     pool = ThreadPoolExecutor(hp["n_jobs"] - 1) if hp["n_jobs"] > 1 else None
     try:
         for epoch in range(num_epochs):
-            sse = blocked_epoch(blocked, plan, rng.permutation(blocked.n_bins), epoch_seeds[epoch],
-                                         params, steps, pool)
+            sse = blocked_epoch(blocked, plan, rng.permutation(blocked.n_bins), params, steps, pool)
             _check_epoch(sse, epoch, steps[0], steps[2], hp["lr"])
             train_rmse[epoch] = math.sqrt(sse / u.size)
             if held_out is not None:

@@ -83,11 +83,12 @@ class BiasedMF(RatingModel):
         ``"shuffle"``: each epoch is one sweep in a fresh random order of all the
         ratings, in float64 (one thread; what notebook 06 reports). ``"blocked"``: the
         FPSGD/libmf schedule: the ratings are cut into a grid of user-bin x item-bin
-        blocks, blocks sharing no user or item are swept in parallel, each block in a
-        fresh random order, in float32 with int32 indices. It is several times faster
-        from about a million ratings (the factor rows a block touches stay in cache)
-        and gives the same result for every ``n_jobs``, but not the same numbers as
-        ``"shuffle"`` (another order, float32). ``"auto"``: ``"shuffle"`` when
+        blocks, blocks sharing no user or item are swept in parallel, the blocks in a
+        fresh random order of strata each epoch, each block grouped by user, in float32
+        with int32 indices. From about a million ratings it is several times faster
+        per thread (the factor rows a block touches stay in cache) and gives the same
+        result for every ``n_jobs``, but not the same numbers as ``"shuffle"``
+        (another order, float32). ``"auto"``: ``"shuffle"`` when
         ``n_jobs == 1``, else ``"blocked"``.
 
     Attributes
