@@ -21,7 +21,7 @@ import numpy as np
 from .._jit import compile_kernel
 
 __all__ = ["sgd_epoch", "shuffle", "predict", "warm_up", "block_counts", "scatter_blocks", "group_by_user",
-           "sgd_blocks", "pair_keys", "first_repeat", "count"]
+           "seen_from_blocks", "sgd_blocks", "count"]
 
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
@@ -130,17 +130,17 @@ def warm_up() -> None:
     b32, i32 = np.zeros(1, np.float32), np.zeros(1, np.int32)
     sgd_blocks(i32, i32, np.ones(1, np.float32), np.array([0, 1]), np.zeros(1, np.int64), np.float32(0), b32,
                b32.copy(), f32, f32.copy(), *(np.float32(0.01),) * 4, np.zeros(1))
-    group_by_user(i32, i32, b32, np.array([0, 1]), 1, np.array([0, 1]), i32.copy(), i32.copy(), b32.copy(),
+    one = np.array([0, 1])
+    group_by_user(i32, i32, b32, one, np.zeros(1, np.int64), 1, one, i32.copy(), i32.copy(), b32.copy(),
                   np.zeros(2, np.int64))
+    seen_from_blocks(i32, i32, one, 1, np.zeros(1, np.int64), one, i32, i32, one, np.zeros(1, np.int64), i32.copy())
     for dtype in (np.int32, np.int64):
         idx = np.zeros(1, dtype=dtype)
         count(idx, np.zeros(1, np.int64))
-        pair_keys(idx, idx, np.int64(1), np.zeros(1, np.int64))
         for rating in (np.ones(1), np.ones(1, np.float32)):
             block_counts(idx, idx, i32, i32, 1, np.zeros(1, np.int64))
             scatter_blocks(idx, idx, rating, i32, i32, i32, i32, 1, np.zeros(1, np.int64), i32.copy(), i32.copy(),
                            b32.copy())
-    first_repeat(np.zeros(1, np.int64))
     predict(np.zeros(1, np.int64), np.zeros(1, np.int64), 0.0, b32, b32, f32, f32, np.empty(1))
 
 
@@ -172,29 +172,16 @@ def _scatter_blocks(user, item, rating, user_bin, item_bin, new_user, new_item, 
         out_rating[t] = rating[j]
 
 
-def _first_repeat(keys):
-    """Position of the first ``keys[t] == keys[t - 1]`` in sorted ``keys``, or -1."""
-    for t in range(1, keys.shape[0]):
-        if keys[t] == keys[t - 1]:
-            return t
-    return -1
-
-
-def _pair_keys(user, item, n_items, keys):
-    """``keys[j] = user[j] * n_items + item[j]`` in int64 (sorting them sorts by (user, item))."""
-    for j in range(user.shape[0]):
-        keys[j] = np.int64(user[j]) * n_items + item[j]
-
-
-def _group_by_user(user, item, rating, block_ptr, n_bins, bin_first_user, scratch_user, scratch_item,
+def _group_by_user(user, item, rating, block_ptr, blocks, n_bins, bin_first_user, scratch_user, scratch_item,
                    scratch_rating, counts):
-    """Order each block's ratings by user (stable: a user's ratings keep their order), in place.
+    """Order the ratings of each block in ``blocks`` by user (stable: a user's ratings keep their
+    order), in place.
 
     A counting sort per block over the users of its bin (``bin_first_user[a]`` up to
     ``bin_first_user[a + 1]``, contiguous after renumbering); the scratch arrays hold
     one block, ``counts`` one bin's users plus one.
     """
-    for b in range(n_bins * n_bins):
+    for b in blocks:
         first = bin_first_user[b // n_bins]
         n_bin_users = bin_first_user[b // n_bins + 1] - first
         start, stop = block_ptr[b], block_ptr[b + 1]
@@ -213,6 +200,29 @@ def _group_by_user(user, item, rating, block_ptr, n_bins, bin_first_user, scratc
             user[start + t] = scratch_user[t]
             item[start + t] = scratch_item[t]
             rating[start + t] = scratch_rating[t]
+
+
+def _seen_from_blocks(user, item, block_ptr, n_bins, stripes, bin_first_user, orig_user, orig_item, seen_ptr,
+                      fill, seen):
+    """Each user's items (original ids, sorted) into ``seen`` (CSR by original user, ``seen_ptr``),
+    for the users of the user bins ``stripes``; ``fill`` (n_users,) starts as ``seen_ptr[:-1]``.
+
+    Returns the original id of a user with a repeated item, or -1.
+    """
+    for a in stripes:
+        for b in range(a * n_bins, (a + 1) * n_bins):
+            for j in range(block_ptr[b], block_ptr[b + 1]):
+                u = orig_user[user[j]]
+                seen[fill[u]] = orig_item[item[j]]
+                fill[u] += 1
+        for v in range(bin_first_user[a], bin_first_user[a + 1]):
+            u = orig_user[v]
+            items = seen[seen_ptr[u]:seen_ptr[u + 1]]
+            items.sort()
+            for t in range(1, items.shape[0]):
+                if items[t] == items[t - 1]:
+                    return u
+    return -1
 
 
 def _sgd_blocks(user, item, rating, block_ptr, blocks, mu, bu, bi, P, Q, lr, shrink, lr_bias, reg_bias,
@@ -253,10 +263,9 @@ def _sgd_blocks(user, item, rating, block_ptr, blocks, mu, bu, bi, P, Q, lr, shr
 
 block_counts = compile_kernel(_block_counts)
 scatter_blocks = compile_kernel(_scatter_blocks)
-first_repeat = compile_kernel(_first_repeat)
-pair_keys = compile_kernel(_pair_keys)
 sgd_blocks = compile_kernel(_sgd_blocks, fastmath=_FASTMATH)
 group_by_user = compile_kernel(_group_by_user)
+seen_from_blocks = compile_kernel(_seen_from_blocks)
 
 
 def _count(idx, counts):

@@ -39,7 +39,8 @@ from ..metrics import rmse
 from . import _kernels
 from ._base import check_triplets
 
-__all__ = ["initial_parameters", "train", "train_blocked", "counts_and_seen", "predict_clipped", "BLOCK_BYTES"]
+__all__ = ["initial_parameters", "train", "train_blocked", "rating_counts", "seen_items", "predict_clipped",
+           "BLOCK_BYTES"]
 
 
 #: Target size of a block's item slab (float32 rows read in random order): an eighth of a 2 MiB L2.
@@ -50,7 +51,7 @@ class Blocked(NamedTuple):
     """Ratings in block order (int32 users/items renumbered bin by bin, float32 ratings), shape
     (nnz,): block ``k = a * n_bins + b`` (user bin ``a``, item bin ``b``) is
     ``block_ptr[k]:block_ptr[k + 1]``; ``new_user[u]`` is user ``u``'s row in the internal
-    factors (likewise ``new_item``)."""
+    factors (likewise ``new_item``), ``user_bin[u]`` its bin."""
 
     user: np.ndarray
     item: np.ndarray
@@ -59,15 +60,17 @@ class Blocked(NamedTuple):
     n_bins: int
     new_user: np.ndarray
     new_item: np.ndarray
+    user_bin: np.ndarray
 
 
 def n_bins_for(nnz: int, n_items: int, rank: int) -> int:
     """Grid size B: enough bins for a block's item rows to fit :data:`BLOCK_BYTES` (a user's row
     is reused across their ratings in the block, the items' are read at random), at least 8 so
-    that two threads can share a stratum evenly, but blocks of >= ~1000 ratings. It does not
+    that two threads can share a stratum evenly, but blocks of >= ~4000 ratings (fewer strata to
+    synchronise on small data). It does not
     depend on the thread count, so neither do the results."""
     slab = math.ceil(n_items * rank * 4 / BLOCK_BYTES)
-    return int(max(1, min(max(8, slab), math.isqrt(nnz // 1024), 1024)))
+    return int(max(1, min(max(8, slab), math.isqrt(nnz // 4096), 1024)))
 
 
 def deal_bins(counts: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,9 +87,9 @@ def deal_bins(counts: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
     return bin_of, new_id
 
 
-def to_blocks(user, item, rating, user_counts, item_counts, rank: int) -> Blocked:
-    """Copy checked ratings into the block layout (counting sorts by block, then by user within
-    each block; 12 bytes a rating and one block of scratch)."""
+def to_blocks(user, item, rating, user_counts, item_counts, rank: int, n_jobs: int = 1, pool=None) -> Blocked:
+    """Copy checked ratings into the block layout: a counting sort by block, then one by user
+    within each block (on ``n_jobs`` threads); 12 bytes a rating and a block of scratch a thread."""
     n_bins = n_bins_for(user.shape[0], item_counts.shape[0], rank)
     user_bin, new_user = deal_bins(user_counts, n_bins)
     item_bin, new_item = deal_bins(item_counts, n_bins)
@@ -99,10 +102,15 @@ def to_blocks(user, item, rating, user_counts, item_counts, rank: int) -> Blocke
     _kernels.scatter_blocks(user, item, rating, user_bin, item_bin, new_user, new_item, n_bins, cursor, *out)
     bin_first_user = np.concatenate([[0], np.cumsum(np.bincount(user_bin, minlength=n_bins))])
     longest = int(counts.max(initial=0))
-    scratch = (np.empty(longest, np.int32), np.empty(longest, np.int32), np.empty(longest, np.float32))
-    _kernels.group_by_user(*out, block_ptr, n_bins, bin_first_user, *scratch,
-                           np.empty(int(np.diff(bin_first_user).max()) + 1, np.int64))
-    return Blocked(*out, block_ptr, n_bins, new_user, new_item)
+    widest = int(np.diff(bin_first_user).max()) + 1
+
+    def group(t):
+        scratch = (np.empty(longest, np.int32), np.empty(longest, np.int32), np.empty(longest, np.float32))
+        _kernels.group_by_user(*out, block_ptr, np.arange(t, n_bins * n_bins, n_jobs), n_bins, bin_first_user,
+                               *scratch, np.empty(widest, np.int64))
+
+    _each(pool, n_jobs, group)
+    return Blocked(*out, block_ptr, n_bins, new_user, new_item, user_bin)
 
 
 def plan_strata(blocked: Blocked, n_jobs: int) -> list[list[np.ndarray]]:
@@ -145,34 +153,61 @@ def blocked_epoch(blocked: Blocked, plan, stratum_order, params, steps, pool) ->
     return float(block_sse.sum())
 
 
-def counts_and_seen(u, i, n_users: int, n_items: int, raw):
-    """Per-user and per-item rating counts and each user's items (sorted, CSR by user, int32
-    when they fit), from one sort of the pairs; raises on a duplicate pair as check_triplets does."""
-    keys = np.empty(u.size, dtype=np.int64)
-    _kernels.pair_keys(u, i, np.int64(n_items), keys)
-    keys.sort()
-    if _kernels.first_repeat(keys) >= 0:
-        check_triplets(*raw, n_users, n_items)  # raises with the positions of the first repeat
-        raise AssertionError("a repeated (user, item) pair went unreported")
-    np.remainder(keys, n_items, out=keys)
-    seen = keys.astype(np.int32 if n_items < 2**31 else np.int64)
-    del keys
+def rating_counts(u, i, n_users: int, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training ratings per user and per item, int64 of shapes (n_users,), (n_items,)."""
     counts = np.zeros(n_users, dtype=np.int64), np.zeros(n_items, dtype=np.int64)
     _kernels.count(u, counts[0])
     _kernels.count(i, counts[1])
-    return counts, seen
+    return counts
 
 
-def train_blocked(u, i, r, counts, hp: dict, rng, held_out):
-    """Blocked-schedule training: the parameters in the caller's user/item order (float32)
-    and the per-epoch training and held-out RMSEs."""
+def seen_items(blocked: Blocked, user_counts, n_jobs: int, pool, raw) -> np.ndarray:
+    """Each user's items, sorted, CSR by user (int32 when they fit), from the block layout, one
+    stripe of user bins per thread; raises on a repeated (user, item) pair as check_triplets does
+    (``raw``: the fit's arguments, re-checked only then, for its message)."""
+    n_items = blocked.new_item.shape[0]
+    seen = np.empty(blocked.user.shape[0], np.int32 if n_items < 2**31 else np.int64)
+    seen_ptr = np.concatenate([[0], np.cumsum(user_counts)])
+    fill = seen_ptr[:-1].copy()
+    orig_user, orig_item = np.argsort(blocked.new_user), np.argsort(blocked.new_item)
+    B = blocked.n_bins
+    bin_first_user = np.concatenate([[0], np.cumsum(np.bincount(blocked.user_bin, minlength=B))])
+    args = (blocked.user, blocked.item, blocked.block_ptr, B)
+    rest = (bin_first_user, orig_user, orig_item, seen_ptr, fill, seen)
+    repeats = _each(pool, n_jobs, lambda t: _kernels.seen_from_blocks(*args, np.arange(t, B, n_jobs), *rest))
+    if max(repeats) >= 0:
+        check_triplets(*raw)  # raises with the positions of the first repeat
+        raise AssertionError("a repeated (user, item) pair went unreported")
+    return seen
+
+
+def _each(pool, n_jobs: int, fn) -> list:
+    """``[fn(0), ..., fn(n_jobs - 1)]``, all but the first on ``pool``."""
+    futures = [pool.submit(fn, t) for t in range(1, n_jobs)] if n_jobs > 1 else []
+    return [fn(0)] + [f.result() for f in futures]
+
+
+def train_blocked(u, i, r, counts, hp: dict, rng, held_out, raw):
+    """Blocked-schedule training: the parameters in the caller's user/item order (float32), the
+    per-epoch training and held-out RMSEs, and each user's items (:func:`seen_items`)."""
+    n_jobs = hp["n_jobs"]
+    pool = ThreadPoolExecutor(n_jobs - 1) if n_jobs > 1 else None
+    try:
+        blocked = to_blocks(u, i, r, counts[0], counts[1], hp["rank"], n_jobs, pool)
+        seen = seen_items(blocked, counts[0], n_jobs, pool, raw)
+        return (*_sgd_blocked(blocked, r, counts, hp, rng, held_out, pool), seen)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def _sgd_blocked(blocked: Blocked, r, counts, hp: dict, rng, held_out, pool):
     rank, num_epochs = hp["rank"], hp["num_epochs"]
     mu = float(r.mean(dtype=np.float64))
     P = rng.normal(0.0, hp["init_std"], size=(counts[0].size, rank)).astype(np.float32)
     Q = rng.normal(0.0, hp["init_std"], size=(counts[1].size, rank)).astype(np.float32)
     P[counts[0] == 0] = 0.0
     Q[counts[1] == 0] = 0.0
-    blocked = to_blocks(u, i, r, counts[0], counts[1], rank)
     # Internal rows: each bin's users (items) contiguous, so a block's rows form one slab.
     P_int, Q_int = np.empty_like(P), np.empty_like(Q)
     P_int[blocked.new_user], Q_int[blocked.new_item] = P, Q
@@ -184,25 +219,18 @@ def train_blocked(u, i, r, counts, hp: dict, rng, held_out):
     clip = (float(r.min()), float(r.max())) if hp["clip"] else None
     train_rmse, eval_rmse = np.empty(num_epochs), None if held_out is None else np.empty(num_epochs)
     steps = [hp["lr"], hp["reg"], hp["lr_bias"], hp["reg_bias"]]
-    pool = ThreadPoolExecutor(hp["n_jobs"] - 1) if hp["n_jobs"] > 1 else None
-    try:
-        for epoch in range(num_epochs):
-            sse = blocked_epoch(blocked, plan, rng.permutation(blocked.n_bins), params, steps, pool)
-            _check_epoch(sse, epoch, steps[0], steps[2], hp["lr"])
-            train_rmse[epoch] = math.sqrt(sse / u.size)
-            if held_out is not None:
-                eval_rmse[epoch] = rmse(held_out[2], torch.from_numpy(predict_clipped(params, *held_out[:2], clip)))
-            steps[0] *= hp["lr_decay"]
-            steps[2] *= hp["lr_decay"]
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    for epoch in range(num_epochs):
+        sse = blocked_epoch(blocked, plan, rng.permutation(blocked.n_bins), params, steps, pool)
+        _check_epoch(sse, epoch, steps[0], steps[2], hp["lr"])
+        train_rmse[epoch] = math.sqrt(sse / r.size)
+        if held_out is not None:
+            eval_rmse[epoch] = rmse(held_out[2], torch.from_numpy(predict_clipped(params, *held_out[:2], clip)))
+        steps[0] *= hp["lr_decay"]
+        steps[2] *= hp["lr_decay"]
     _check_factors(params, hp["lr"])
     mu, bu, bi, P_int, Q_int = params
     return (mu, bu[blocked.new_user], bi[blocked.new_item], P_int[blocked.new_user],
             Q_int[blocked.new_item]), train_rmse, eval_rmse
-
-
 
 
 def _check_epoch(sse: float, epoch: int, lr: float, lr_bias: float, lr0: float) -> None:

@@ -208,8 +208,9 @@ class BiasedMF(RatingModel):
             counts = (np.bincount(data.user, minlength=n_users), np.bincount(data.item, minlength=n_items))
             seen = data.item[data.by_user]
         else:
-            counts, seen = _sgd.counts_and_seen(u, i, n_users, n_items, (user_idx, item_idx, ratings))
-            params, train_rmse, eval_rmse = _sgd.train_blocked(u, i, r, counts, hp, rng, held_out)
+            counts = _sgd.rating_counts(u, i, n_users, n_items)
+            raw = (user_idx, item_idx, ratings, n_users, n_items)
+            params, train_rmse, eval_rmse, seen = _sgd.train_blocked(u, i, r, counts, hp, rng, held_out, raw)
         self._store(params, counts, seen, (float(r.min()), float(r.max())), train_rmse, eval_rmse)
         self.clip_, self.schedule_ = hp["clip"], hp["schedule"]
         self.ids_ = ids
@@ -369,6 +370,5 @@ def _fit_bytes(nnz: int, n_users: int, n_items: int, rank: int, schedule: str) -
     rows = n_users + n_items
     if schedule == "shuffle":  # int64 copies, lexsort, float64 factors
         return nnz * 64 + rows * (rank * 16 + 32)
-    # int64 pair keys (freed before the block copy), int32 seen items, 12-byte block copy,
-    # float32 factors (internal and returned), bins and maps.
-    return nnz * 20 + rows * (rank * 8 + 48)
+    # 12-byte block copy, int32 seen items, float32 factors (internal and returned), bins and maps.
+    return nnz * 16 + rows * (rank * 8 + 48)
