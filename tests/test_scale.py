@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from labmf import kernels
+from labmf._validation import check_memory
 from labmf.data.synthetic import synthetic_ratings
 from labmf.factorise import factorise_gd
 from labmf.recsys import BiasedMF
@@ -122,8 +123,8 @@ def test_blocked_refuses_duplicates_like_shuffle():
 
 def test_check_memory_names_the_estimate():
     with pytest.raises(MemoryError, match=r"test job would need about 1,024.0 GiB but only"):
-        kernels.check_memory(2**40, "test job")
-    kernels.check_memory(1, "nothing")
+        check_memory(2**40, "test job")
+    check_memory(1, "nothing")
 
 
 # -------------------------------------------------------------- two-core sparse GD

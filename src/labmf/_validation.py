@@ -16,6 +16,7 @@ refused with the fix (``mask=~torch.isnan(A)``).
 from __future__ import annotations
 
 import math
+import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -35,6 +36,8 @@ __all__ = [
     "check_seed",
     "check_numpy_seed",
     "check_callback",
+    "available_memory",
+    "check_memory",
     "check_finite_loss",
     "DivergenceError",
     "ConvergenceWarning",
@@ -301,3 +304,31 @@ def check_finite_loss(loss: float, epoch: int, lr: float, method: str) -> None:
             f"{method} diverged: the loss became {loss} at epoch {epoch} with lr={lr:g}; "
             f"lower lr (try lr={lr / 10:g})"
         )
+
+
+def available_memory() -> int | None:
+    """Bytes the kernel can hand out now (``MemAvailable`` of /proc/meminfo), or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(nbytes: int, what: str) -> None:
+    """Raise MemoryError, before anything is allocated, if ``what`` needs more than is available.
+
+    ``nbytes`` is the caller's estimate; the message shows it and what is available so
+    that a user can tell how far the problem must shrink.
+    """
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise MemoryError(f"{what} would need about {nbytes / 2**30:,.1f} GiB but only {free / 2**30:,.1f} GiB "
+                          "is available; use fewer ratings, users/items or factors, or a machine with more "
+                          "memory (see README, 'Scale')")

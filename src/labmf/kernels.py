@@ -27,43 +27,13 @@ reassociation, NaN/inf semantics kept). Results are deterministic on a machine.
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ._jit import compile_kernel
 
-__all__ = ["sgd_epochs", "gd_epochs", "check_kernel_arrays", "MAX_UNROLLED_RANK", "available_memory",
-           "check_memory", "gd_plan"]
-
-
-def available_memory() -> int | None:
-    """Bytes the kernel can hand out now (``MemAvailable`` of /proc/meminfo), or None if unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def check_memory(nbytes: int, what: str) -> None:
-    """Raise MemoryError, before anything is allocated, if ``what`` needs more than is available.
-
-    ``nbytes`` is the caller's estimate; the message shows it and what is available so
-    that a user can tell how far the problem must shrink.
-    """
-    free = available_memory()
-    if free is not None and nbytes > free:
-        raise MemoryError(f"{what} would need about {nbytes / 2**30:,.1f} GiB but only {free / 2**30:,.1f} GiB "
-                          "is available; use fewer ratings, users/items or factors, or a machine with more "
-                          "memory (see README, 'Scale')")
+__all__ = ["sgd_epochs", "gd_epochs", "check_kernel_arrays", "MAX_UNROLLED_RANK", "gd_plan"]
 
 
 def check_kernel_arrays(rows, cols, vals, U, V, num_epochs, losses) -> int:

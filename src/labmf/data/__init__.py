@@ -19,6 +19,7 @@ from .lab import blog_matrix, lab_mask, lab_matrix
 from .layout import LabLayout, lab_layout
 from .movielens import load_movielens, read_movielens_zip
 from .ratings import load_ratings
+from .synthetic import NETFLIX_RATINGS, NETFLIX_SHAPE, SyntheticRatings, synthetic_ratings
 from .table import IdMap, Ratings, UnknownIdError
 from .titles import find_title, normalise_title, search_titles
 
@@ -28,5 +29,6 @@ __all__ = [
     "LabLayout", "lab_layout", "normalise_title", "find_title", "search_titles",
     "COURSE_SHAPE", "load_course_titles", "check_course_ratings", "load_course_ratings",
     "course_layout", "load_lab_layout",
+    "synthetic_ratings", "SyntheticRatings", "NETFLIX_SHAPE", "NETFLIX_RATINGS",
     "REGISTRY", "RemoteFile", "DownloadError", "UnknownHashError", "data_dir", "fetch",
 ]
