@@ -61,8 +61,12 @@ test-notebooks: $(STAMP) ## nbval over the notebooks only
 # JupyterLab autosaves: running cells rewrites a notebook's outputs (git diff shows it);
 # opening one alone leaves it unchanged.
 .PHONY: lab
-lab: $(STAMP) ## Open JupyterLab on notebooks/ with the explorer (00_explorer.ipynb)
-	$(PY) -m jupyter lab --ServerApp.root_dir=notebooks notebooks/00_explorer.ipynb
+# .jupyterlab/overrides.json turns autosave off, so running cells does not rewrite the stored
+# notebooks (save explicitly when you mean to; `make notebooks` re-executes them properly).
+lab: $(STAMP) ## Open JupyterLab on notebooks/ with the explorer (00_explorer.ipynb); autosave off
+	$(PY) -m jupyter lab --LabApp.app_settings_dir="$(CURDIR)/.jupyterlab" --ServerApp.root_dir=notebooks \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) \
+	  notebooks/00_explorer.ipynb
 
 # The report is rendered from executed *copies* of the notebooks (report/build/executed/),
 # so `make report` never rewrites the stored notebooks (their timing cells would change).
