@@ -199,12 +199,9 @@ def triplet_fit(kernel, A, M, U0, V0, *, at_start, method, lr, num_epochs, seed,
     V = V0.double().numpy().copy()
     extra = {} if n_jobs == 1 else {"plan": kernels.gd_plan(rows, U.shape[0], n_jobs)}
 
-    def sse():
-        pred = np.einsum("ij,ij->i", U[rows], V[cols])
-        return float(((vals - pred) ** 2).sum())
-
     losses, elapsed = train(
-        lambda todo, out: kernel(rows, cols, vals, U, V, lr, todo, out, **extra), sse,
+        lambda todo, out: kernel(rows, cols, vals, U, V, lr, todo, out, **extra),
+        lambda: kernels.sse(rows, cols, vals, U, V),
         num_epochs=num_epochs, at_start=at_start, chunk=1 if callback is not None else CHUNK,
         lr=lr, method=method, callback=callback, progress=progress,
     )

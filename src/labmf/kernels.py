@@ -27,13 +27,12 @@ reassociation, NaN/inf semantics kept). Results are deterministic on a machine.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ._jit import compile_kernel
 
-__all__ = ["sgd_epochs", "gd_epochs", "check_kernel_arrays", "MAX_UNROLLED_RANK", "gd_plan"]
+__all__ = ["sgd_epochs", "gd_epochs", "sse", "check_kernel_arrays", "MAX_UNROLLED_RANK", "gd_plan"]
 
 
 def check_kernel_arrays(rows, cols, vals, U, V, num_epochs, losses) -> int:
@@ -228,7 +227,19 @@ def _gd_source(R: int, template: str = _GD_TEMPLATE) -> str:
 
 
 _GD_OPTIONS = {"fastmath": {"contract"}}  # FMA only: see the module docstring
+def _sse(rows, cols, vals, U, V):
+    """SSE of ``U @ V.T`` over the triplets, summed in entry order (as the SGD kernel does)."""
+    total = 0.0
+    for i in range(rows.shape[0]):
+        dot = 0.0
+        for k in range(U.shape[1]):
+            dot += U[rows[i], k] * V[cols[i], k]
+        total += (vals[i] - dot) * (vals[i] - dot)
+    return total
+
+
 _sgd_compiled = compile_kernel(_sgd_epochs)
+_sse_compiled = compile_kernel(_sse)
 _gd_generic = compile_kernel(_gd_epochs, **_GD_OPTIONS)
 _unrolled: dict[int, object] = {}
 
@@ -246,106 +257,6 @@ def _gd_kernel(rows, rank: int):
     return _unrolled[rank]
 
 
-# ------------------------------------------------------ multi-core sparse GD
-#
-# One pass per epoch, each thread over its own range of rows (about nnz / n_jobs
-# entries): a row's residuals, its SSE and U[r] += lr * (E @ V)[r], then at once,
-# while the row's entries are in cache, its terms e_i * U_new[r] of E.T @ U into
-# the thread's own H. V += lr * (H_0 + H_1 + ...) closes the epoch. Threads write
-# disjoint U rows and their own H, so no locks; V is read-only during the pass.
-# Sums run in a fixed order, so results depend only on the thread count; with
-# one thread they are the serial kernels' (same operations, same order).
-
-_SWEEP_TEMPLATE = """
-def _gd_sweep_rank{R}(cols, vals, row_ptr, r0, r1, U, V, lr, H, e):
-    H[:, :] = 0.0
-    total = 0.0
-    for r in range(r0, r1):
-        if row_ptr[r] == row_ptr[r + 1]:
-            continue
-        {load_u}
-        {zero_g}
-        for i in range(row_ptr[r], row_ptr[r + 1]):
-            c = cols[i]
-            {load_v}
-            dot = 0.0
-            {dot}
-            ei = vals[i] - dot
-            e[i - row_ptr[r]] = ei
-            total += ei * ei
-            {acc_g}
-        {new_u}
-        {store_new_u}
-        for i in range(row_ptr[r], row_ptr[r + 1]):
-            c = cols[i]
-            ei = e[i - row_ptr[r]]
-            {acc_h}
-    return total
-"""
-
-
-def _gd_sweep(cols, vals, row_ptr, r0, r1, U, V, lr, H, e):
-    """Rows ``r0:r1``: returns their SSE, updates their U rows, writes their part of E.T @ U to ``H``.
-
-    Two passes over the rows, as the serial kernel, rather than the unrolled sweep's one: at
-    larger ranks the V rows read by the first and the H rows written by the second would not
-    fit in cache together. ``e`` (nnz,) holds the residuals in between.
-    """
-    rank = U.shape[1]
-    g = np.empty(rank)
-    total = 0.0
-    for r in range(r0, r1):
-        g[:] = 0.0
-        for i in range(row_ptr[r], row_ptr[r + 1]):
-            c = cols[i]
-            dot = 0.0
-            for k in range(rank):
-                dot += U[r, k] * V[c, k]
-            ei = vals[i] - dot
-            e[i] = ei
-            total += ei * ei
-            for k in range(rank):
-                g[k] += ei * V[c, k]
-        if row_ptr[r] < row_ptr[r + 1]:
-            for k in range(rank):
-                U[r, k] += lr * g[k]
-    H[:, :] = 0.0
-    for r in range(r0, r1):
-        for i in range(row_ptr[r], row_ptr[r + 1]):
-            c = cols[i]
-            ei = e[i]
-            for k in range(rank):
-                H[c, k] += ei * U[r, k]
-    return total
-
-
-def _gd_apply(H, V, lr):
-    """``V += lr * (H[0] + H[1] + ...)``, the threads' parts added in order."""
-    for c in range(V.shape[0]):
-        for k in range(V.shape[1]):
-            h = H[0, c, k]
-            for t in range(1, H.shape[0]):
-                h += H[t, c, k]
-            V[c, k] += lr * h
-
-
-_sweep_generic = compile_kernel(_gd_sweep, **_GD_OPTIONS)
-_apply = compile_kernel(_gd_apply, **_GD_OPTIONS)
-_sweeps: dict[int, object] = {}
-
-
-def _sweep_kernel(rank: int):
-    """The sweep for ``rank``: unrolled up to MAX_UNROLLED_RANK (built once per rank), else generic."""
-    if not 1 <= rank <= MAX_UNROLLED_RANK:
-        return _sweep_generic
-    if rank not in _sweeps:
-        namespace = {"np": np, "__name__": __name__}
-        # Compiled under this file's name so that numba's on-disk cache keeps it.
-        exec(compile(_gd_source(rank, _SWEEP_TEMPLATE), __file__, "exec"), namespace)  # noqa: S102 - our template
-        _sweeps[rank] = compile_kernel(namespace[f"_gd_sweep_rank{rank}"], **_GD_OPTIONS)
-    return _sweeps[rank]
-
-
 def gd_plan(rows, m: int, n_jobs: int) -> np.ndarray:
     """Row pointers ``(m + 1,)`` and each thread's first row ``cuts`` ``(n_jobs + 1,)``, cut so that
     the threads get about as many entries each; for ``gd_epochs(..., plan=)``. ``rows`` must be
@@ -358,28 +269,10 @@ def gd_plan(rows, m: int, n_jobs: int) -> np.ndarray:
     return row_ptr, cuts
 
 
-def _gd_parallel(rows, cols, vals, U, V, lr, num_epochs, losses, plan) -> int:
-    row_ptr, cuts = plan
-    n_jobs = cuts.shape[0] - 1
-    sweep = _sweep_kernel(U.shape[1])
-    H = np.empty((n_jobs, V.shape[0], V.shape[1]))
-    if sweep is _sweep_generic:  # residuals of every row, kept between its two passes
-        scratch = [np.empty(rows.shape[0])] * n_jobs
-    else:  # the unrolled sweep reuses one row's worth
-        scratch = [np.empty(int(np.diff(row_ptr).max(initial=0))) for _ in range(n_jobs)]
-
-    def part(t):
-        return sweep(cols, vals, row_ptr, cuts[t], cuts[t + 1], U, V, lr, H[t], scratch[t])
-
-    with ThreadPoolExecutor(max(1, n_jobs - 1)) as pool:
-        for epoch in range(num_epochs):
-            futures = [pool.submit(part, t) for t in range(1, n_jobs)]
-            sse = [part(0)] + [f.result() for f in futures]
-            losses[epoch] = sum(sse)
-            if not math.isfinite(losses[epoch]):
-                return epoch + 1  # U has been updated: the caller raises and discards it
-            _apply(H, V, lr)
-    return num_epochs
+def sse(rows, cols, vals, U, V) -> float:
+    """SSE over the triplets without gathering ``U[rows]`` (a copy of nnz x r floats)."""
+    check_kernel_arrays(rows, cols, vals, U, V, 0, np.empty(0))
+    return float(_sse_compiled(rows, cols, vals, U, V))
 
 
 def sgd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses) -> int:
@@ -402,11 +295,13 @@ def gd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses, *, specialise: boo
     (``specialise=False`` forces the generic one; the tests compare them).
 
     With a ``plan`` from :func:`gd_plan` the epochs run on its number of threads
-    (Python threads running GIL-free kernels; see "multi-core sparse GD" above):
+    (Python threads running GIL-free kernels; see :mod:`labmf._gd_threads`):
     deterministic for a given thread count, equal to one thread's up to rounding.
     """
     num_epochs = check_kernel_arrays(rows, cols, vals, U, V, num_epochs, losses)
     if plan is not None:
-        return _gd_parallel(rows, cols, vals, U, V, float(lr), num_epochs, losses, plan)
+        from ._gd_threads import gd_parallel  # imported on first use: it compiles its own kernels
+
+        return gd_parallel(rows, cols, vals, U, V, float(lr), num_epochs, losses, plan)
     kernel = _gd_kernel(rows, U.shape[1]) if specialise else _gd_generic
     return int(kernel(rows, cols, vals, U, V, float(lr), num_epochs, losses))
