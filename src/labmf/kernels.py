@@ -81,15 +81,7 @@ def _sgd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses):
                 U[r, k] += step * V[c, k]
             for k in range(rank):
                 V[c, k] += step * U[r, k]
-        total = 0.0
-        for i in range(nnz):
-            r = rows[i]
-            c = cols[i]
-            dot = 0.0
-            for k in range(rank):
-                dot += U[r, k] * V[c, k]
-            e = vals[i] - dot
-            total += e * e
+        total = _sse_compiled(rows, cols, vals, U, V)  # the same float operations, in entry order
         losses[epoch] = total
         done = epoch + 1
         if not math.isfinite(total):
