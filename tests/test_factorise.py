@@ -9,17 +9,6 @@ import torch
 import labmf
 from labmf import kernels
 
-
-@pytest.fixture
-def A():
-    return labmf.lab_matrix()
-
-
-@pytest.fixture
-def M():
-    return labmf.lab_mask()
-
-
 # ------------------------------------------------------------------ Q1 / Q2
 
 

@@ -20,16 +20,6 @@ from labmf import lab
 from labmf.factorise import factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
 
 
-@pytest.fixture
-def A():
-    return labmf.lab_matrix()
-
-
-@pytest.fixture
-def M():
-    return labmf.lab_mask()
-
-
 def _rect(m=6, n=4, seed=0, dtype=torch.float64):
     """A non-square matrix with about two thirds of its entries observed (row 0 fully)."""
     g = torch.Generator().manual_seed(seed)

@@ -16,11 +16,6 @@ ALGOS = {
 }
 
 
-@pytest.fixture
-def A():
-    return labmf.lab_matrix()
-
-
 @pytest.fixture(params=sorted(ALGOS))
 def fit(request):
     return ALGOS[request.param]
