@@ -25,12 +25,14 @@ from ._validation import (
     check_num_epochs,
     check_observed,
     check_rank,
+    check_scalar,
     make_generator,
 )
 from .result import FactorisationResult
 
 CHUNK = 50  # epochs per compiled-kernel call between progress/callback reports
-#: A fit warns when its last tenth of epochs still lowered the loss by more than this fraction.
+#: A fit warns when its last tenth of epochs still lowered the loss by more than this fraction
+#: (of the final loss, as :func:`still_improving` measures it).
 STILL_FALLING = 0.01
 
 
@@ -154,6 +156,22 @@ def train(run, loss, *, num_epochs, at_start, chunk, lr, method, callback, progr
     return losses, elapsed
 
 
+def still_improving(losses, window: int = 100, rtol: float = 0.01) -> bool:
+    """Whether the loss fell by more than ``rtol`` (relative) over the last ``window`` epochs.
+
+    ``True`` means training stopped before converging (the learning rate is too small
+    for the number of epochs).
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    if losses.ndim != 1 or losses.size < 2:
+        raise ValueError(f"losses must be 1-D with at least 2 entries, got shape {losses.shape}")
+    window = min(check_scalar(window, "window", int, min_val=1), losses.size - 1)
+    rtol = check_scalar(rtol, "rtol", float, min_val=0.0)
+    before, after = losses[-1 - window], losses[-1]
+    return bool(before - after > rtol * abs(after))
+
+
+
 def warn_if_still_falling(losses, method: str, lr: float) -> None:
     """Warn (:class:`~labmf.ConvergenceWarning`) if the loss fell materially over the last tenth of the run."""
     num_epochs = len(losses) - 1
@@ -163,7 +181,7 @@ def warn_if_still_falling(losses, method: str, lr: float) -> None:
     before, after = float(losses[-1 - window]), float(losses[-1])
     # A loss a million times below its start is converged for any purpose, however fast it still falls.
     negligible = after <= 1e-6 * float(losses[0])
-    if before > 0 and (before - after) / before > STILL_FALLING and not negligible:
+    if still_improving(losses, window, STILL_FALLING) and not negligible:
         warnings.warn(
             f"{method} stopped while its loss was still falling: {(before - after) / before:.2%} lower over the "
             f"last {window} of {num_epochs} epochs (SSE {after:.6g}). Run more epochs (num_epochs) or raise lr "

@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ._fit import warn_if_still_falling
+from ._fit import still_improving, warn_if_still_falling
 from ._validation import ConvergenceWarning, DivergenceError, check_binary, check_lr, check_numpy_seed, check_scalar
 from .metrics import rmse
 from .result import FactorisationResult
@@ -365,21 +365,6 @@ def largest_stable_lr(trials) -> float:
     if not stable:
         raise ValueError(f"no learning rate was stable among {[t.lr for t in trials]}; try smaller ones")
     return max(stable)
-
-
-def still_improving(losses, window: int = 100, rtol: float = 0.01) -> bool:
-    """Whether the loss fell by more than ``rtol`` (relative) over the last ``window`` epochs.
-
-    ``True`` means training stopped before converging (the learning rate is too small
-    for the number of epochs).
-    """
-    losses = np.asarray(losses, dtype=np.float64)
-    if losses.ndim != 1 or losses.size < 2:
-        raise ValueError(f"losses must be 1-D with at least 2 entries, got shape {losses.shape}")
-    window = min(check_scalar(window, "window", int, min_val=1), losses.size - 1)
-    rtol = check_scalar(rtol, "rtol", float, min_val=0.0)
-    before, after = losses[-1 - window], losses[-1]
-    return bool(before - after > rtol * abs(after))
 
 
 def best_lr_trial(trials, *, floor: float = 0.0) -> LrTrial:
