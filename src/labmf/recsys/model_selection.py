@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import pandas as pd
 import torch
 
 from .._validation import check_numpy_seed, check_scalar
 from ..metrics import mae, rmse
 from ._base import check_in_range, check_triplets, index_array
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["kfold_indices", "CVResult", "cross_validate", "summary_frame", "paired_differences"]
 
@@ -139,6 +141,8 @@ class CVResult:
     def to_frame(self) -> pd.DataFrame:
         """One row per fold (index ``fold``, from 1): ``rmse``, ``mae``, the times in seconds
         and, for a tuned run, ``tune_time`` and the chosen setting's parameters."""
+        import pandas as pd  # imported on use: `import labmf` stays light
+
         frame = pd.DataFrame({"rmse": self.rmse, "mae": self.mae, "fit_time": self.fit_time,
                               "predict_time": self.predict_time},
                              index=pd.RangeIndex(1, self.n_folds + 1, name="fold"))
@@ -275,6 +279,7 @@ def summary_frame(results) -> pd.DataFrame:
 
     ``results`` is a dict of :class:`CVResult` (keys become the row labels) or a list.
     """
+    import pandas as pd  # imported on use: `import labmf` stays light
     items = results.items() if isinstance(results, dict) else ((r.name, r) for r in results)
     rows = {name: {"rmse": r.mean_rmse, "rmse_std": r.std_rmse, "mae": r.mean_mae, "folds": r.n_folds,
                    "seconds": r.total_time} for name, r in items}

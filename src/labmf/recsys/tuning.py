@@ -12,14 +12,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import pandas as pd
 
 from .._validation import check_numpy_seed, check_scalar
 from ._base import index_array
 from .model_selection import CVResult, _check_data, _check_folds, _check_pair, _fit_and_score, _warm_up
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["tuning_split", "param_grid", "GridResult", "grid_search", "nested_cross_validate"]
 
@@ -108,6 +110,7 @@ class GridResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per setting: its parameters, ``val_rmse``, ``fit_time`` and ``chosen``."""
+        import pandas as pd  # imported on use: `import labmf` stays light
         frame = pd.DataFrame(self.params)
         frame["val_rmse"] = self.val_rmse
         frame["fit_time"] = self.fit_time
