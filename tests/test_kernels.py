@@ -72,6 +72,21 @@ def test_kernel_equals_lab_loop_to_rounding_beyond_rank_4(rank):
     assert all(np.allclose(a, b, rtol=0, atol=1e-12) for a, b in zip(kernel, handout, strict=True))
 
 
+@pytest.mark.parametrize("rank", [1, 2, 5, kernels.MAX_UNROLLED_RANK, kernels.MAX_UNROLLED_RANK + 1])
+def test_rank_specialised_sgd_kernel_bit_identical_to_generic(rank):
+    A, M = _problem(m=30, n=20, seed=rank)
+    rows, cols, vals = observed_triplets(A, M)
+    U0, V0 = (T.numpy() for T in _start(30, 20, rank, rank))
+    expected = kernels._sgd_compiled if rank > kernels.MAX_UNROLLED_RANK else kernels._specialised("sgd", rank)
+    assert kernels._sgd_kernel(rank) is expected
+    runs = []
+    for specialise in (True, False):
+        U, V, losses = U0.copy(), V0.copy(), np.empty(25)
+        assert kernels.sgd_epochs(rows, cols, vals, U, V, 0.01, 25, losses, specialise=specialise) == 25
+        runs.append((U, V, losses))
+    assert all(np.array_equal(a, b) for a, b in zip(*runs, strict=True))
+
+
 @pytest.mark.parametrize("case", ["dense", "masked", "sparse"])
 def test_factorise_sgd_equals_lab_loop_bitwise(case):
     A, M = _problem(m=8, n=6)

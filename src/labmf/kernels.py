@@ -140,18 +140,42 @@ def _gd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses):
     return num_epochs
 
 
-# ------------------------------------------------- rank-specialised sparse GD
+# ------------------------------------------------- rank-specialised kernels
 #
-# With the rank known when the code is written, the U row, the V row and the
-# per-row sums of E @ V live in registers instead of memory, which halves the
-# time of a GD epoch at rank 5. numba cannot specialise on a runtime value, so
-# the source below is generated per rank on first use. It performs exactly the
-# generic kernel's float operations in the same order (a row's U update is
-# applied when its last entry has been read instead of after the whole sweep; no
-# other row reads it), so it is bit-identical to the generic kernel. It needs the
-# entries grouped by row (row-major triplets always are).
+# With the rank known when the code is written, the U row, the V row (and for
+# GD the per-row sums of E @ V) live in registers instead of memory: a GD epoch
+# at rank 5 takes half the time, an SGD epoch ~20% less (no store-then-reload of
+# the row just updated). numba cannot specialise on a runtime value, so the
+# sources below are generated per rank on first use. Each performs exactly the
+# generic kernel's float operations in the same order, so it is bit-identical to
+# it (for GD a row's U update is applied when its last entry has been read
+# instead of after the whole sweep; no other row reads it, but the entries must
+# be grouped by row, as row-major triplets always are).
 
 MAX_UNROLLED_RANK = 8
+
+_SGD_TEMPLATE = """
+def _sgd_epochs_rank{R}(rows, cols, vals, U, V, lr, num_epochs, losses):
+    nnz = rows.shape[0]
+    for epoch in range(num_epochs):
+        for i in range(nnz):
+            r = rows[i]
+            c = cols[i]
+            {load_u}
+            {load_v}
+            dot = 0.0
+            {dot}
+            step = lr * (vals[i] - dot)
+            {step_u}
+            {step_v}
+            {store_u_row}
+            {store_v_row}
+        total = sse(rows, cols, vals, U, V)
+        losses[epoch] = total
+        if not math.isfinite(total):
+            return epoch + 1
+    return num_epochs
+"""
 
 _GD_TEMPLATE = """
 def _gd_epochs_rank{R}(rows, cols, vals, U, V, lr, num_epochs, losses):
@@ -215,10 +239,16 @@ def _gd_source(R: int, template: str = _GD_TEMPLATE) -> str:
         acc_h=each("H[c, {k}] += ei * u{k}"),
         new_u=each("u{k} = u{k} + lr * g{k}"),
         store_new_u=each("U[r, {k}] = u{k}"),
+        step_u=each("u{k} += step * v{k}"),
+        step_v=each("v{k} += step * u{k}"),
+        store_u_row=each("U[r, {k}] = u{k}"),
+        store_v_row=each("V[c, {k}] = v{k}"),
     )
 
 
 _GD_OPTIONS = {"fastmath": {"contract"}}  # FMA only: see the module docstring
+
+
 def _sse(rows, cols, vals, U, V):
     """SSE of ``U @ V.T`` over the triplets, summed in entry order (as the SGD kernel does)."""
     total = 0.0
@@ -233,7 +263,23 @@ def _sse(rows, cols, vals, U, V):
 _sgd_compiled = compile_kernel(_sgd_epochs)
 _sse_compiled = compile_kernel(_sse)
 _gd_generic = compile_kernel(_gd_epochs, **_GD_OPTIONS)
-_unrolled: dict[int, object] = {}
+_unrolled: dict[tuple[str, int], object] = {}
+
+
+def _specialised(kind: str, rank: int):
+    """The ``kind`` ("sgd" or "gd") kernel generated for ``rank``, built once per process."""
+    if (kind, rank) not in _unrolled:
+        template, options = (_SGD_TEMPLATE, {}) if kind == "sgd" else (_GD_TEMPLATE, _GD_OPTIONS)
+        namespace = {"np": np, "math": math, "sse": _sse_compiled, "__name__": __name__}
+        # Compiled under this file's name so that numba's on-disk cache keeps it.
+        exec(compile(_gd_source(rank, template), __file__, "exec"), namespace)  # noqa: S102 - our own template
+        _unrolled[kind, rank] = compile_kernel(namespace[f"_{kind}_epochs_rank{rank}"], **options)
+    return _unrolled[kind, rank]
+
+
+def _sgd_kernel(rank: int):
+    """The rank-specialised SGD kernel up to :data:`MAX_UNROLLED_RANK`, else the generic one."""
+    return _specialised("sgd", rank) if 1 <= rank <= MAX_UNROLLED_RANK else _sgd_compiled
 
 
 def _gd_kernel(rows, rank: int):
@@ -241,12 +287,7 @@ def _gd_kernel(rows, rank: int):
     grouped = rows.shape[0] < 2 or bool(np.all(rows[1:] >= rows[:-1]))
     if not (grouped and 1 <= rank <= MAX_UNROLLED_RANK):
         return _gd_generic
-    if rank not in _unrolled:
-        namespace = {"np": np, "math": math, "__name__": __name__}
-        # Compiled under this file's name so that numba's on-disk cache keeps it.
-        exec(compile(_gd_source(rank), __file__, "exec"), namespace)  # noqa: S102 - our own template
-        _unrolled[rank] = compile_kernel(namespace[f"_gd_epochs_rank{rank}"], **_GD_OPTIONS)
-    return _unrolled[rank]
+    return _specialised("gd", rank)
 
 
 def gd_plan(rows, m: int, n_jobs: int) -> np.ndarray:
@@ -267,14 +308,17 @@ def sse(rows, cols, vals, U, V) -> float:
     return float(_sse_compiled(rows, cols, vals, U, V))
 
 
-def sgd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses) -> int:
+def sgd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses, *, specialise: bool = True) -> int:
     """Per-entry SGD epochs, compiled; :func:`labmf.lab.sgd_factorise`'s float64 arithmetic.
 
     Bit-identical to it up to rank 4; from rank 5 torch's ``sum`` in lab.py adds
-    the dot product in another order, so they agree to rounding (~1e-15).
+    the dot product in another order, so they agree to rounding (~1e-15). Up to
+    :data:`MAX_UNROLLED_RANK` a rank-specialised variant runs (~20% faster,
+    bit-identical to the generic loop; ``specialise=False`` forces the generic one).
     """
     num_epochs = check_kernel_arrays(rows, cols, vals, U, V, num_epochs, losses)
-    return int(_sgd_compiled(rows, cols, vals, U, V, float(lr), num_epochs, losses))
+    kernel = _sgd_kernel(U.shape[1]) if specialise else _sgd_compiled
+    return int(kernel(rows, cols, vals, U, V, float(lr), num_epochs, losses))
 
 
 def gd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses, *, specialise: bool = True,
