@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit import compile_kernel
+from .._jit import compile_kernel, prefetch
 
 __all__ = ["sgd_epoch", "shuffle", "predict", "warm_up", "block_counts", "scatter_blocks", "group_by_user",
            "seen_from_blocks", "sgd_blocks", "count"]
 
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+_AHEAD = 4  # ratings between prefetching a rating's factor rows and using them
 
 
 def _sgd_epoch(user, item, rating, order, mu, bu, bi, P, Q, lr, reg, lr_bias, reg_bias):
@@ -44,9 +45,10 @@ def _sgd_epoch(user, item, rating, order, mu, bu, bi, P, Q, lr, reg, lr_bias, re
     once training diverges).
     """
     k = P.shape[1]
+    n = order.shape[0]
     shrink = 1.0 - lr * reg
     sse = 0.0
-    for t in range(order.shape[0]):
+    for t in range(n):
         j = order[t]
         u = user[j]
         i = item[j]
@@ -65,6 +67,13 @@ def _sgd_epoch(user, item, rating, order, mu, bu, bi, P, Q, lr, reg, lr_bias, re
             q = qi[f]
             pu[f] = shrink * p + step * q
             qi[f] = shrink * q + step * p
+        # The rows of a rating _AHEAD steps on, one call per 64-byte line. At the end of the
+        # body, not the start: there it leaves LLVM's code for the update unchanged (same bits).
+        if t + _AHEAD < n:
+            ahead = order[t + _AHEAD]
+            for f in range(0, k + 7, 8):
+                prefetch(P, user[ahead], min(f, k - 1))
+                prefetch(Q, item[ahead], min(f, k - 1))
     return sse
 
 
