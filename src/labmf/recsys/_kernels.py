@@ -27,6 +27,32 @@ _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 _AHEAD = 4  # ratings between prefetching a rating's factor rows and using them
 
 
+def _update(u, i, r, mu, bu, bi, P, Q, lr, shrink, lr_bias, reg_bias, zero):
+    """One rating's SGD step on the biases and on the rows ``P[u]``, ``Q[i]`` (in place); returns
+    the error ``r - (mu + bu[u] + bi[i] + P[u] . Q[i])`` measured before the step. ``zero`` (0 in
+    the factors' dtype) starts the dot product. Inlined into both epoch kernels (one home for
+    the update rule).
+    """
+    pu = P[u]
+    qi = Q[i]
+    dot = zero
+    for f in range(P.shape[1]):
+        dot += pu[f] * qi[f]
+    e = r - (mu + bu[u] + bi[i] + dot)
+    bu[u] += lr_bias * (e - reg_bias * bu[u])
+    bi[i] += lr_bias * (e - reg_bias * bi[i])
+    step = lr * e
+    for f in range(P.shape[1]):
+        p = pu[f]
+        q = qi[f]
+        pu[f] = shrink * p + step * q
+        qi[f] = shrink * q + step * p
+    return e
+
+
+update = compile_kernel(_update, fastmath=_FASTMATH, inline="always")
+
+
 def _sgd_epoch(user, item, rating, order, mu, bu, bi, P, Q, lr, reg, lr_bias, reg_bias):
     """One SGD sweep over ``order``; returns the sum of the squared errors met.
 
@@ -50,23 +76,8 @@ def _sgd_epoch(user, item, rating, order, mu, bu, bi, P, Q, lr, reg, lr_bias, re
     sse = 0.0
     for t in range(n):
         j = order[t]
-        u = user[j]
-        i = item[j]
-        pu = P[u]
-        qi = Q[i]
-        dot = 0.0
-        for f in range(k):
-            dot += pu[f] * qi[f]
-        e = rating[j] - (mu + bu[u] + bi[i] + dot)
+        e = update(user[j], item[j], rating[j], mu, bu, bi, P, Q, lr, shrink, lr_bias, reg_bias, 0.0)
         sse += e * e
-        bu[u] += lr_bias * (e - reg_bias * bu[u])
-        bi[i] += lr_bias * (e - reg_bias * bi[i])
-        step = lr * e
-        for f in range(k):
-            p = pu[f]
-            q = qi[f]
-            pu[f] = shrink * p + step * q
-            qi[f] = shrink * q + step * p
         # The rows of a rating _AHEAD steps on, one call per 64-byte line. At the end of the
         # body, not the start: there it leaves LLVM's code for the update unchanged (same bits).
         if t + _AHEAD < n:
@@ -244,29 +255,14 @@ def _sgd_blocks(user, item, rating, block_ptr, blocks, mu, bu, bi, P, Q, lr, shr
     (``shrink`` = ``1 - lr * reg``). ``block_sse[b]`` receives the block's sum of
     squared errors.
     """
-    k = P.shape[1]
+    zero = np.float32(0.0)
     for n in range(blocks.shape[0]):
         b = blocks[n]
         start = block_ptr[b]
         sse = 0.0
         for j in range(start, block_ptr[b + 1]):
-            u = user[j]
-            i = item[j]
-            pu = P[u]
-            qi = Q[i]
-            dot = np.float32(0.0)
-            for f in range(k):
-                dot += pu[f] * qi[f]
-            e = rating[j] - (mu + bu[u] + bi[i] + dot)
+            e = update(user[j], item[j], rating[j], mu, bu, bi, P, Q, lr, shrink, lr_bias, reg_bias, zero)
             sse += e * e
-            bu[u] += lr_bias * (e - reg_bias * bu[u])
-            bi[i] += lr_bias * (e - reg_bias * bi[i])
-            step = lr * e
-            for f in range(k):
-                p = pu[f]
-                q = qi[f]
-                pu[f] = shrink * p + step * q
-                qi[f] = shrink * q + step * p
         block_sse[b] = sse
 
 
