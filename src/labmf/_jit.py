@@ -65,7 +65,7 @@ def prefetch(typingctx, arr, row, col):
     A hint only (``llvm.prefetch``, read, keep in all cache levels): it changes no
     value and cannot fault. The recommender's SGD visits the factor rows in a
     random order, so each rating waits on a cache miss; prefetching the rows of a
-    rating a few steps ahead overlaps those waits (~40% more ratings/s at 50
+    rating a few steps ahead overlaps those waits (~30% more ratings/s at 50
     factors on ml-latest-small).
     """
     sig = types.void(arr, row, col)
