@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import labmf
-from labmf._validation import check_scalar
+from labmf._validation import check_scalar, pair_groups
 
 ALGOS = {
     "sgd": labmf.factorise_sgd,
@@ -247,3 +247,15 @@ def test_check_scalar_accepts_and_converts(x, target_type, bounds, expected):
 def test_check_scalar_refuses(x, target_type, bounds, exc, match):
     with pytest.raises(exc, match=match):
         check_scalar(x, "x", target_type, **bounds)
+
+
+def test_pair_groups_finds_the_earliest_repeat_of_any_ids():
+    order, first, repeat = pair_groups(np.array([3, 1, 2]), np.array([0, 0, 0]))
+    assert repeat is None and first.all() and order.tolist() == [1, 2, 0]
+    # Rows 4 and 2 repeat the pairs of rows 0 and 1; row 2 is the earliest repeat.
+    big = 2**62  # keyed as x * n + y these would overflow int64
+    x = np.array([big, 1, 1, 5, big])
+    y = np.array([big, 7, 7, 0, big])
+    _, first, repeat = pair_groups(x, y)
+    assert repeat == (2, 1, 2) and int((~first).sum()) == 2
+    assert pair_groups(np.array(["a", "b", "a"]), np.array(["x", "x", "x"]))[2] == (1, 0, 2)

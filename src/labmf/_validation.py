@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "pair_groups",
     "check_device",
     "check_matrix",
     "check_observed",
@@ -173,6 +174,37 @@ def check_mask(M, A: torch.Tensor, name: str = "M") -> torch.Tensor | None:
     if not bool(M.any()):
         raise ValueError(f"{name} observes no entry (all zeros); nothing to fit")
     return M
+
+
+def pair_groups(x, y) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int] | None]:
+    """Sort the pairs ``(x[j], y[j])`` and find those that repeat (the one duplicate-pair check).
+
+    Sorted, not keyed as ``x * n + y``: any sortable ids work (strings too) and nothing
+    can overflow int64.
+
+    Parameters
+    ----------
+    x, y : ndarray, shape (n,)
+
+    Returns
+    -------
+    order : ndarray of int, shape (n,)
+        Positions sorted by ``(x, y)``; stable, so a pair's rows keep their order.
+    first : ndarray of bool, shape (n,)
+        True where ``order[k]`` is the first row of its pair.
+    repeat : (int, int, int) or None
+        None when no pair repeats; else (rows that repeat an earlier row's pair, the
+        earliest such row ``b``, the row ``a < b`` that first had its pair).
+    """
+    order = np.lexsort((y, x))
+    sx, sy = x[order], y[order]
+    first = np.r_[True, (sx[1:] != sx[:-1]) | (sy[1:] != sy[:-1])]
+    if first.all():
+        return order, first, None
+    start = np.maximum.accumulate(np.where(first, np.arange(first.size), 0))
+    repeats = np.flatnonzero(~first)
+    k = repeats[np.argmin(order[repeats])]
+    return order, first, (int(repeats.size), int(order[start[k]]), int(order[k]))
 
 
 def check_binary(M: torch.Tensor, name: str = "mask") -> torch.Tensor:

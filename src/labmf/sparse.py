@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._validation import check_device, check_observed, check_scalar
+from ._validation import check_device, check_observed, check_scalar, pair_groups
 
 __all__ = ["is_sparse", "check_sparse_matrix", "from_triplets", "to_sparse", "sparse_triplets",
            "observed_triplets"]
@@ -57,10 +57,12 @@ def check_sparse_matrix(A, name: str = "A") -> torch.Tensor:
     if not A.is_floating_point():
         A = A.to(torch.get_default_dtype())
     if not A.is_coalesced():
-        k, first = _repeated_pairs(A._indices()[0], A._indices()[1], A.shape[1])
-        if k:
-            raise ValueError(f"{name} stores {k} duplicate (row, col) pair(s), first at {name}[{first[0]}, "
-                             f"{first[1]}]; torch would sum them. Keep one value per (row, col)")
+        rows, cols = (t.numpy() for t in A._indices())
+        repeat = pair_groups(rows, cols)[2]
+        if repeat:
+            k, a, _ = repeat
+            raise ValueError(f"{name} stores {k} duplicate (row, col) pair(s), first at {name}[{rows[a]}, "
+                             f"{cols[a]}]; torch would sum them. Keep one value per (row, col)")
         A = A.coalesce()
     if A._nnz() == 0:
         raise ValueError(f"{name} stores no entry (nnz = 0); nothing to fit")
@@ -72,17 +74,6 @@ def check_sparse_matrix(A, name: str = "A") -> torch.Tensor:
         raise ValueError(f"{name} must be finite; found {int(bad.sum())} NaN/inf value(s), "
                          f"first at {name}[{r}, {c}] = {vals[first].item()}")
     return A
-
-
-def _repeated_pairs(rows: torch.Tensor, cols: torch.Tensor, n: int) -> tuple[int, tuple[int, int] | None]:
-    """How many ``(row, col)`` pairs occur more than once, and the first of them."""
-    # rows < m and cols < n with m * n < 2**63 (torch's limit on a tensor's cells), so the
-    # row-major key cannot overflow int64.
-    key = np.sort((rows * n + cols).numpy())
-    repeated = key[1:][key[1:] == key[:-1]]
-    if not repeated.size:
-        return 0, None
-    return int(np.unique(repeated).size), divmod(int(repeated[0]), n)
 
 
 def _as_indices(x, name: str, bound: int) -> torch.Tensor:
@@ -144,9 +135,10 @@ def from_triplets(rows, cols, vals, shape, dtype: torch.dtype | None = None) -> 
     if not (rows.ndim == cols.ndim == vals.ndim == 1 and len(rows) == len(cols) == len(vals)):
         raise ValueError(f"rows, cols and vals must be 1-D of one length, got shapes "
                          f"{tuple(rows.shape)}, {tuple(cols.shape)} and {tuple(vals.shape)}")
-    k, first = _repeated_pairs(rows, cols, n)
-    if k:
-        raise ValueError(f"(rows, cols) must be unique; {k} pair(s) repeat, first {first}; "
+    repeat = pair_groups(rows.numpy(), cols.numpy())[2]
+    if repeat:
+        k, a, _ = repeat
+        raise ValueError(f"(rows, cols) must be unique; {k} pair(s) repeat, first {(int(rows[a]), int(cols[a]))}; "
                          "torch would add their values")
     if dtype is None:
         dtype = vals.dtype if vals.is_floating_point() else torch.get_default_dtype()

@@ -26,6 +26,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from .._validation import pair_groups
 from .table import Ratings, check_scale, id_column
 
 __all__ = ["load_ratings", "DUPLICATES"]
@@ -293,18 +294,13 @@ def _titles_from_mapping(titles, items: np.ndarray) -> dict:
 
 def _resolve_duplicates(u, i, r, how: str, where) -> tuple[np.ndarray, np.ndarray]:
     """Rows to keep (source order) and their ratings, after ``duplicates=how``."""
-    order = np.lexsort((i, u))  # stable: a pair's rows stay in source order
-    su, si = u[order], i[order]
-    first = np.r_[True, (su[1:] != su[:-1]) | (si[1:] != si[:-1])]
-    if first.all():
+    order, first, repeat = pair_groups(u, i)
+    if repeat is None:
         return np.arange(u.size), r
     if how == "error":
-        start = np.maximum.accumulate(np.where(first, np.arange(first.size), 0))
-        repeats = np.flatnonzero(~first)
-        p = repeats[np.argmin(order[repeats])]  # the earliest row that repeats a pair
-        a, b = int(order[start[p]]), int(order[p])
+        k, a, b = repeat
         raise ValueError(f"{where(b)} rates (user {u[b].item()!r}, item {i[b].item()!r}) again, first rated on "
-                         f"{where(a)} ({repeats.size} repeated row(s) in all); pass duplicates='last' or "
+                         f"{where(a)} ({k} repeated row(s) in all); pass duplicates='last' or "
                          "'mean' to keep one rating per pair")
     last = np.r_[first[1:], True]
     kept = order[last]

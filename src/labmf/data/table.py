@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validation import check_scalar
+from .._validation import check_scalar, pair_groups
 from .titles import TitleLookup, UnknownIdError
 
 __all__ = ["Ratings", "IdMap", "UnknownIdError", "id_column", "check_scale"]
@@ -262,12 +262,9 @@ def _check_scale(scale, rating: np.ndarray):
 
 
 def _refuse_duplicates(user: np.ndarray, item: np.ndarray) -> None:
-    # Sort the pairs rather than key them by user * n + item, which can overflow int64.
-    order = np.lexsort((item, user))
-    su, si = user[order], item[order]
-    dup = np.flatnonzero((su[1:] == su[:-1]) & (si[1:] == si[:-1]))
-    if dup.size:
-        a, b = sorted(int(p) for p in order[dup[0]:dup[0] + 2])
-        raise ValueError(f"ratings has {dup.size} duplicate (user, item) pair(s), first (user "
+    repeat = pair_groups(user, item)[2]
+    if repeat:
+        k, a, b = repeat
+        raise ValueError(f"ratings has {k} duplicate (user, item) pair(s), first (user "
                          f"{_plain(user[a])!r}, item {_plain(item[a])!r}) at rows {a} and {b}; keep one "
                          "rating per pair (load_ratings(..., duplicates='last' or 'mean') does)")

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .._validation import check_device, check_scalar
+from .._validation import check_device, check_scalar, pair_groups
 from ..data.table import IdMap, Ratings
 
 __all__ = ["RatingModel", "FittedIds", "Triplets", "index_array", "rating_array", "check_triplets", "check_pairs",
@@ -228,13 +228,11 @@ def check_triplets(user_idx, item_idx, ratings, n_users=None, n_items=None) -> T
     r = rating_array(ratings, "ratings", u.size)
     n_users = _check_count(n_users, "n_users", u, "user_idx")
     n_items = _check_count(n_items, "n_items", i, "item_idx")
-    order = np.lexsort((i, u))
-    su, si = u[order], i[order]
-    dup = np.flatnonzero((su[1:] == su[:-1]) & (si[1:] == si[:-1]))
-    if dup.size:
-        a, b = sorted(int(p) for p in order[dup[0]:dup[0] + 2])
+    order, _, repeat = pair_groups(u, i)
+    if repeat:
+        k, a, b = repeat
         raise ValueError(
-            f"user_idx and item_idx contain {dup.size} duplicate (user, item) pair(s), the first "
+            f"user_idx and item_idx contain {k} duplicate (user, item) pair(s), the first "
             f"(user {int(u[a])}, item {int(i[a])}) at positions {a} and {b}; each pair must be "
             "rated once (average or drop the repeats first)")
     return Triplets(u, i, r, n_users, n_items, order)
