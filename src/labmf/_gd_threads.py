@@ -16,8 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._jit import compile_kernel
-from .kernels import _GD_OPTIONS, MAX_UNROLLED_RANK, _gd_source
+from ._jit import FMA_ONLY, MAX_UNROLLED_RANK, compile_kernel, compile_unrolled
 
 __all__ = ["gd_parallel"]
 
@@ -41,7 +40,7 @@ def _gd_sweep_rank{R}(cols, vals, row_ptr, r0, r1, U, V, lr, H, e):
             total += ei * ei
             {acc_g}
         {new_u}
-        {store_new_u}
+        {store_u_row}
         for i in range(row_ptr[r], row_ptr[r + 1]):
             c = cols[i]
             ei = e[i - row_ptr[r]]
@@ -95,8 +94,8 @@ def _gd_apply(H, V, lr):
             V[c, k] += lr * h
 
 
-_sweep_generic = compile_kernel(_gd_sweep, **_GD_OPTIONS)
-_apply = compile_kernel(_gd_apply, **_GD_OPTIONS)
+_sweep_generic = compile_kernel(_gd_sweep, **FMA_ONLY)
+_apply = compile_kernel(_gd_apply, **FMA_ONLY)
 _sweeps: dict[int, object] = {}
 
 
@@ -105,10 +104,8 @@ def _sweep_kernel(rank: int):
     if not 1 <= rank <= MAX_UNROLLED_RANK:
         return _sweep_generic
     if rank not in _sweeps:
-        namespace = {"np": np, "__name__": __name__}
-        # Compiled under this file's name so that numba's on-disk cache keeps it.
-        exec(compile(_gd_source(rank, _SWEEP_TEMPLATE), __file__, "exec"), namespace)  # noqa: S102 - our template
-        _sweeps[rank] = compile_kernel(namespace[f"_gd_sweep_rank{rank}"], **_GD_OPTIONS)
+        _sweeps[rank] = compile_unrolled(_SWEEP_TEMPLATE, f"_gd_sweep_rank{rank}", rank, __name__, __file__,
+                                         **FMA_ONLY)
     return _sweeps[rank]
 
 

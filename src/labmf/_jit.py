@@ -10,17 +10,39 @@ rather than fail.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numba
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["compile_kernel", "all_cached", "prefetch"]
+__all__ = ["compile_kernel", "all_cached", "prefetch", "compile_unrolled", "MAX_UNROLLED_RANK", "FMA_ONLY"]
 
 _uncached: list[str] = []  # kernels compiled without a cache (warn once, not per kernel)
+
+FMA_ONLY = {"fastmath": {"contract"}}  # may fuse a multiply and an add; never reassociates
+MAX_UNROLLED_RANK = 8  # rank-specialised kernels are generated up to this rank
+
+# What each field of a rank-unrolled template expands to, joined by "; " over k = 0 .. R-1:
+# "{load_u}" at rank 3 becomes "u0 = U[r, 0]; u1 = U[r, 1]; u2 = U[r, 2]".
+_FIELDS = {
+    "load_u": "u{k} = U[r, {k}]",
+    "load_v": "v{k} = V[c, {k}]",
+    "zero_g": "g{k} = 0.0",
+    "dot": "dot += u{k} * v{k}",
+    "acc_g": "g{k} += ei * v{k}",
+    "acc_h": "H[c, {k}] += ei * u{k}",
+    "new_u": "u{k} = u{k} + lr * g{k}",
+    "store_u": "U[r, {k}] = u{k} + lr * g{k}",
+    "step_u": "u{k} += step * v{k}",
+    "step_v": "v{k} += step * u{k}",
+    "store_u_row": "U[r, {k}] = u{k}",
+    "store_v_row": "V[c, {k}] = v{k}",
+}
 
 
 def compile_kernel(fn, **options):
@@ -50,6 +72,31 @@ def compile_kernel(fn, **options):
             )
         _uncached.append(fn.__name__)
         return numba.njit(cache=False, nogil=True, **options)(fn)
+
+
+def compile_unrolled(template: str, name: str, rank: int, module: str, filename: str, namespace=None, **options):
+    """Compile ``template`` for one ``rank``: numba cannot specialise on a runtime value, so the
+    rank is written into the source (``{R}`` and the fields of ``_FIELDS``) before compiling.
+
+    Parameters
+    ----------
+    template : str
+        Source of one function, with ``{R}`` and ``{field}`` placeholders.
+    name : str
+        The function's name in it, e.g. ``f"_gd_epochs_rank{rank}"``.
+    rank : int
+    module, filename : str
+        The calling module's ``__name__`` and ``__file__``: compiled under them, numba's on-disk
+        cache keeps the kernel next to the module's other kernels.
+    namespace : dict, optional
+        Further globals the source uses (``np`` and ``math`` are given).
+    **options
+        ``njit`` options, as for :func:`compile_kernel`.
+    """
+    fields = {key: "; ".join(fmt.format(k=k) for k in range(rank)) for key, fmt in _FIELDS.items()}
+    scope = {"np": np, "math": math, "__name__": module, **(namespace or {})}
+    exec(compile(template.format(R=rank, **fields), filename, "exec"), scope)  # noqa: S102 - our own templates
+    return compile_kernel(scope[name], **options)
 
 
 def all_cached() -> bool:

@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from ._jit import compile_kernel
+from ._jit import FMA_ONLY, MAX_UNROLLED_RANK, compile_kernel, compile_unrolled
 
 __all__ = ["sgd_epochs", "gd_epochs", "sse", "check_kernel_arrays", "MAX_UNROLLED_RANK", "gd_plan"]
 
@@ -150,9 +150,8 @@ def _gd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses):
 # generic kernel's float operations in the same order, so it is bit-identical to
 # it (for GD a row's U update is applied when its last entry has been read
 # instead of after the whole sweep; no other row reads it, but the entries must
-# be grouped by row, as row-major triplets always are).
-
-MAX_UNROLLED_RANK = 8
+# be grouped by row, as row-major triplets always are). The fields in braces are
+# expanded per rank by labmf._jit.compile_unrolled.
 
 _SGD_TEMPLATE = """
 def _sgd_epochs_rank{R}(rows, cols, vals, U, V, lr, num_epochs, losses):
@@ -223,30 +222,7 @@ def _gd_epochs_rank{R}(rows, cols, vals, U, V, lr, num_epochs, losses):
 """
 
 
-
-def _gd_source(R: int, template: str = _GD_TEMPLATE) -> str:
-    def each(fmt):
-        return "; ".join(fmt.format(k=k) for k in range(R))
-
-    return template.format(
-        R=R,
-        load_u=each("u{k} = U[r, {k}]"),
-        zero_g=each("g{k} = 0.0"),
-        load_v=each("v{k} = V[c, {k}]"),
-        dot=each("dot += u{k} * v{k}"),
-        acc_g=each("g{k} += ei * v{k}"),
-        store_u=each("U[r, {k}] = u{k} + lr * g{k}"),
-        acc_h=each("H[c, {k}] += ei * u{k}"),
-        new_u=each("u{k} = u{k} + lr * g{k}"),
-        store_new_u=each("U[r, {k}] = u{k}"),
-        step_u=each("u{k} += step * v{k}"),
-        step_v=each("v{k} += step * u{k}"),
-        store_u_row=each("U[r, {k}] = u{k}"),
-        store_v_row=each("V[c, {k}] = v{k}"),
-    )
-
-
-_GD_OPTIONS = {"fastmath": {"contract"}}  # FMA only: see the module docstring
+_GD_OPTIONS = FMA_ONLY  # see the module docstring
 
 
 def _sse(rows, cols, vals, U, V):
@@ -270,10 +246,8 @@ def _specialised(kind: str, rank: int):
     """The ``kind`` ("sgd" or "gd") kernel generated for ``rank``, built once per process."""
     if (kind, rank) not in _unrolled:
         template, options = (_SGD_TEMPLATE, {}) if kind == "sgd" else (_GD_TEMPLATE, _GD_OPTIONS)
-        namespace = {"np": np, "math": math, "sse": _sse_compiled, "__name__": __name__}
-        # Compiled under this file's name so that numba's on-disk cache keeps it.
-        exec(compile(_gd_source(rank, template), __file__, "exec"), namespace)  # noqa: S102 - our own template
-        _unrolled[kind, rank] = compile_kernel(namespace[f"_{kind}_epochs_rank{rank}"], **options)
+        _unrolled[kind, rank] = compile_unrolled(template, f"_{kind}_epochs_rank{rank}", rank, __name__, __file__,
+                                                 {"sse": _sse_compiled}, **options)
     return _unrolled[kind, rank]
 
 
