@@ -70,16 +70,19 @@ def check_device(x, name: str):
     return x
 
 
+def _as_tensor(x, name: str, what: str) -> torch.Tensor:
+    """``x`` as a CPU tensor, or a TypeError saying that ``name`` must be ``what``."""
+    if not isinstance(x, torch.Tensor):
+        try:
+            x = torch.as_tensor(x)
+        except Exception as exc:  # noqa: BLE001 - re-raised with context
+            raise TypeError(f"{name} must be {what}, got {type(x).__name__}") from exc
+    return check_device(x, name)
+
+
 def _as_matrix(A, name: str) -> torch.Tensor:
     """``A`` as a non-empty 2-D real floating CPU tensor (values not checked)."""
-    if not isinstance(A, torch.Tensor):
-        try:
-            A = torch.as_tensor(A)
-        except Exception as exc:  # noqa: BLE001 - re-raised with context
-            raise TypeError(
-                f"{name} must be a 2-D tensor (or array-like), got {type(A).__name__}"
-            ) from exc
-    check_device(A, name)
+    A = _as_tensor(A, name, "a 2-D tensor (or array-like)")
     if A.is_complex():
         raise TypeError(f"{name} must be real, got complex dtype {A.dtype}")
     # A tensor that is part of a graph is data here, not a parameter.
@@ -155,14 +158,7 @@ def check_mask(M, A: torch.Tensor, name: str = "M") -> torch.Tensor | None:
     """Return the 0/1 mask as a tensor of ``A``'s dtype (``None`` stays ``None``)."""
     if M is None:
         return None
-    if not isinstance(M, torch.Tensor):
-        try:
-            M = torch.as_tensor(M)
-        except Exception as exc:  # noqa: BLE001 - re-raised with context
-            raise TypeError(
-                f"{name} must be a 0/1 tensor of A's shape, got {type(M).__name__}"
-            ) from exc
-    check_device(M, name)
+    M = _as_tensor(M, name, "a 0/1 tensor of A's shape")
     if tuple(M.shape) != tuple(A.shape):
         hint = ""
         if M.ndim == 0 and not M.is_floating_point():
