@@ -202,17 +202,13 @@ def train_blocked(u, i, r, counts, hp: dict, rng, held_out, raw):
 
 
 def _sgd_blocked(blocked: Blocked, r, counts, hp: dict, rng, held_out, pool):
-    rank, num_epochs = hp["rank"], hp["num_epochs"]
-    mu = float(r.mean(dtype=np.float64))
-    P = rng.normal(0.0, hp["init_std"], size=(counts[0].size, rank)).astype(np.float32)
-    Q = rng.normal(0.0, hp["init_std"], size=(counts[1].size, rank)).astype(np.float32)
-    P[counts[0] == 0] = 0.0
-    Q[counts[1] == 0] = 0.0
+    num_epochs = hp["num_epochs"]
+    mu, bu, bi, P, Q = initial_parameters(r, counts, hp["rank"], hp["init_std"], rng, np.float32)
     # Internal rows: each bin's users (items) contiguous, so a block's rows form one slab.
     P_int, Q_int = np.empty_like(P), np.empty_like(Q)
     P_int[blocked.new_user], Q_int[blocked.new_item] = P, Q
     del P, Q
-    params = (mu, np.zeros(counts[0].size, np.float32), np.zeros(counts[1].size, np.float32), P_int, Q_int)
+    params = (mu, bu, bi, P_int, Q_int)
     plan = plan_strata(blocked, hp["n_jobs"])
     if held_out is not None:
         held_out = (blocked.new_user[held_out[0]], blocked.new_item[held_out[1]], held_out[2])
@@ -244,14 +240,17 @@ def _check_factors(params, lr0: float) -> None:
         raise DivergenceError(f"BiasedMF diverged: the factors overflowed with lr={lr0:g}; lower lr")
 
 
-def initial_parameters(data, rank: int, init_std: float, rng):
-    """``(mu, b_u, b_i, P, Q)``: biases 0, factors ``N(0, init_std^2)`` for the users and
-    items with training ratings and 0 for the others (never updated: bias-only fallback)."""
-    P = rng.normal(0.0, init_std, size=(data.n_users, rank))
-    Q = rng.normal(0.0, init_std, size=(data.n_items, rank))
-    P[np.bincount(data.user, minlength=data.n_users) == 0] = 0.0
-    Q[np.bincount(data.item, minlength=data.n_items) == 0] = 0.0
-    return float(data.rating.mean()), np.zeros(data.n_users), np.zeros(data.n_items), P, Q
+def initial_parameters(rating, counts, rank: int, init_std: float, rng, dtype=np.float64):
+    """``(mu, b_u, b_i, P, Q)`` in ``dtype`` for both schedules: ``mu`` the mean training rating,
+    biases 0, factors ``N(0, init_std^2)`` (drawn in float64, P then Q) for the users and items
+    with training ratings (``counts``, from :func:`rating_counts`) and 0 for the others (never
+    updated: bias-only fallback)."""
+    P = rng.normal(0.0, init_std, size=(counts[0].size, rank)).astype(dtype, copy=False)
+    Q = rng.normal(0.0, init_std, size=(counts[1].size, rank)).astype(dtype, copy=False)
+    P[counts[0] == 0] = 0.0
+    Q[counts[1] == 0] = 0.0
+    return (float(rating.mean(dtype=np.float64)), np.zeros(counts[0].size, dtype), np.zeros(counts[1].size, dtype),
+            P, Q)
 
 
 def train(params, data, hp: dict, rng, held_out):

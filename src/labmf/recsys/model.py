@@ -203,9 +203,9 @@ class BiasedMF(RatingModel):
         rng = np.random.default_rng(hp["seed"])
         if hp["schedule"] == "shuffle":
             data = check_triplets(u, i, r, n_users, n_items)
-            params = _sgd.initial_parameters(data, hp["rank"], hp["init_std"], rng)
+            counts = _sgd.rating_counts(data.user, data.item, n_users, n_items)
+            params = _sgd.initial_parameters(data.rating, counts, hp["rank"], hp["init_std"], rng)
             train_rmse, eval_rmse = _sgd.train(params, data, hp, rng, held_out)
-            counts = (np.bincount(data.user, minlength=n_users), np.bincount(data.item, minlength=n_items))
             seen = data.item[data.by_user]
         else:
             counts = _sgd.rating_counts(u, i, n_users, n_items)
