@@ -222,9 +222,6 @@ def _gd_epochs_rank{R}(rows, cols, vals, U, V, lr, num_epochs, losses):
 """
 
 
-_GD_OPTIONS = FMA_ONLY  # see the module docstring
-
-
 def _sse(rows, cols, vals, U, V):
     """SSE of ``U @ V.T`` over the triplets, summed in entry order (as the SGD kernel does)."""
     total = 0.0
@@ -238,14 +235,14 @@ def _sse(rows, cols, vals, U, V):
 
 _sgd_compiled = compile_kernel(_sgd_epochs)
 _sse_compiled = compile_kernel(_sse)
-_gd_generic = compile_kernel(_gd_epochs, **_GD_OPTIONS)
+_gd_generic = compile_kernel(_gd_epochs, **FMA_ONLY)
 _unrolled: dict[tuple[str, int], object] = {}
 
 
 def _specialised(kind: str, rank: int):
     """The ``kind`` ("sgd" or "gd") kernel generated for ``rank``, built once per process."""
     if (kind, rank) not in _unrolled:
-        template, options = (_SGD_TEMPLATE, {}) if kind == "sgd" else (_GD_TEMPLATE, _GD_OPTIONS)
+        template, options = (_SGD_TEMPLATE, {}) if kind == "sgd" else (_GD_TEMPLATE, FMA_ONLY)
         _unrolled[kind, rank] = compile_unrolled(template, f"_{kind}_epochs_rank{rank}", rank, __name__, __file__,
                                                  {"sse": _sse_compiled}, **options)
     return _unrolled[kind, rank]
