@@ -171,7 +171,6 @@ def still_improving(losses, window: int = 100, rtol: float = 0.01) -> bool:
     return bool(before - after > rtol * abs(after))
 
 
-
 def warn_if_still_falling(losses, method: str, lr: float) -> None:
     """Warn (:class:`~labmf.ConvergenceWarning`) if the loss fell materially over the last tenth of the run."""
     num_epochs = len(losses) - 1
