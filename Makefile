@@ -47,9 +47,10 @@ lint: $(STAMP) ## ruff over the code, tests, benchmarks and notebooks (configure
 format: $(STAMP) ## Apply ruff's safe fixes (imports, whitespace)
 	$(VENV)/bin/ruff check --fix $(LINT_PATHS)
 
-test: lint ## Lint, unit tests and nbval regression of every notebook (what CI runs)
+test: lint ## Lint, unit tests, nbval of every notebook, and nbval again with inputs nudged (what CI runs)
 	@set +e; $(PY) -m pytest tests notebooks $(NBVAL_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treat as failure"; exit 1; fi; exit $$rc
+	@$(MAKE) --no-print-directory test-rounding
 
 # The rounding-sensitivity test (tests/nbval_perturb.py): nbval again, with every input the
 # notebooks load nudged one float32 ulp up, then down, against the same stored outputs. Another
