@@ -142,6 +142,13 @@ def test_apostrophes_are_not_primes(built):
     assert "Q4\u2019s" in _pdf_text(built / "lab1-report.pdf")  # the seed report's errors, item 3
 
 
+def test_typst_gets_apostrophes_not_straight_quotes_or_primes(tmp_path):
+    lua = ROOT / "report" / "typography.lua"
+    typst = build.pandoc(["-f", "markdown-smart", "-t", "typst", "--lua-filter", str(lua)],
+                         cwd=tmp_path, stdin="Q1's and PyTorch's 'x'\n")
+    assert typst.strip() == "Q1\u2019s and PyTorch\u2019s \u2018x\u2019"
+
+
 def test_relations_in_display_math_keep_their_space(built):
     """pandoc writes TeX's `\\;` as `#h(0em)`, which would glue `\\ge` to its operands."""
     assert build._typst_symbols("a #h(0em) gt.eq #h(0em) b") == "a thick gt.eq thick b"
