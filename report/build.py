@@ -144,10 +144,18 @@ _OLD_CIRCLED = re.compile(r"\b(dot|plus|minus|times|div|ast|slash|eq|bullet)\.ci
 # Typst's own space around a relation (`A \;\ge\; B` printed as "A≥B"). Typst's `thick`
 # is TeX's 5/18 em.
 _NO_SPACE = re.compile(r"#h\(0em\)")
+# ... and TeX's \bigl( x \bigr) as two separately scaled glyphs, `#scale(x: 120%, y: 120%)[\(]`,
+# off the baseline and spaced like text; Typst's `lr(..., size: 120%)` is the sized pair.
+_SCALED_PAIR = re.compile(r"#scale\(x: (?P<s>\d+)%, y: (?P=s)%\)\[(?P<open>\\[(\[{]|\|)\]"
+                          r"(?P<body>.*?)"
+                          r"#scale\(x: (?P=s)%, y: (?P=s)%\)\[(?P<close>\\[)\]}]|\|)\]")
 
 
 def _typst_symbols(text: str) -> str:
-    return _NO_SPACE.sub("thick", _OLD_CIRCLED.sub(r"\1.o", text))
+    """Fix what pandoc's Typst writer gets wrong in math (see the patterns above)."""
+    text = _OLD_CIRCLED.sub(r"\1.o", text)
+    text = _NO_SPACE.sub("thick", text)
+    return _SCALED_PAIR.sub(r"lr(\g<open>\g<body>\g<close>, size: #\g<s>%)", text)
 
 
 def _png_width_in(png: bytes) -> float:

@@ -154,6 +154,12 @@ def test_relations_in_display_math_keep_their_space(built):
     assert build._typst_symbols("a #h(0em) gt.eq #h(0em) b") == "a thick gt.eq thick b"
 
 
+def test_big_delimiters_become_a_sized_pair():
+    """pandoc writes TeX's `\\bigl( x \\bigr)` as two scaled glyphs; Typst's lr() sizes the pair."""
+    typst = "sum #scale(x: 120%, y: 120%)[\\(] a - b #scale(x: 120%, y: 120%)[\\)]^2"
+    assert build._typst_symbols(typst) == "sum lr(\\( a - b \\), size: #120%)^2"
+
+
 def test_figures_print_at_their_own_size_at_most_the_text_width(tmp_path):
     import base64
     import struct
