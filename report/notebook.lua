@@ -99,11 +99,8 @@ local function outputs(cell, alt)
   return out
 end
 
-local function cell_alt(cell, heading, title)
-  local own = cell.attributes.alt
-  if own and own ~= "" then
-    return own
-  end
+-- (Not from the cell's metadata: the stored notebooks keep only `tags` there.)
+local function cell_alt(heading, title)
   if heading ~= "" and heading ~= title then
     return "Figure: " .. heading .. " (" .. title .. ")"
   end
@@ -152,7 +149,7 @@ function Pandoc(doc)
         and ((part == "report" and not tagged) or (part == "further" and tagged) or part == "supplement")
       if keep then
         if block.classes:includes("code") then
-          body:extend(outputs(block, cell_alt(block, cell_heading, title)))
+          body:extend(outputs(block, cell_alt(cell_heading, title)))
         else
           body:extend(block.content)
         end
