@@ -177,10 +177,10 @@ function Pandoc(doc)
     result:insert(block)
     if block.t == "Header" and block.level == 1 and not titled then
       titled = true
-      local what = part == "further" and "what the report leaves out; code cells omitted, outputs in order."
+      local what = part == "further" and "the parts the report leaves out; code cells omitted, their outputs shown in order."
         or "code cells omitted, their outputs shown in order."
-      local line = pandoc.Inlines({ pandoc.Str("Notebook"), pandoc.Space(), pandoc.Code(name), pandoc.Str(";"),
-        pandoc.Space() })
+      local line = pandoc.Inlines({ pandoc.Str("Notebook"), pandoc.Space(), pandoc.Code(name),
+        pandoc.Str(part == "further" and ":" or ";"), pandoc.Space() })
       line:extend(pandoc.Inlines(what))
       result:insert(pandoc.Div(pandoc.Para(line), pandoc.Attr("", { "nb-source" })))
     end
