@@ -89,24 +89,28 @@ lab: $(STAMP) ## Open JupyterLab on notebooks/ with the explorer (00_explorer.ip
 # The report is rendered from executed *copies* of the notebooks (report/build/executed/),
 # so `make report` never rewrites the stored notebooks (their timing cells would change).
 # A copy is re-executed only when its notebook or the library changed; the HTML and PDFs are
-# rebuilt when a copy or the builder (report/*.py, notebook.lua, CSS, templates) changed.
+# rebuilt when a copy or the builder (report/*.py, *.lua, CSS, templates) changed. One build
+# writes the report (notebooks 01-04), its supplement (cells tagged `supplement`, notebooks
+# 00 and 05-07, code listings) and the answer sheet: report/build.py's REPORT_PARTS and
+# SUPPLEMENT_PARTS say which notebook goes where.
 # report/build.py needs only the dev extra's wheels (pandoc from pypandoc-binary, typst):
 # no browser, no TeX, no system package. `make notebooks` updates the stored notebooks.
 REPORT_DIR   := report
 NB_EXEC_DIR  := $(REPORT_DIR)/build/executed
 NB_EXECUTED  := $(patsubst notebooks/%.ipynb,$(NB_EXEC_DIR)/%.ipynb,$(NOTEBOOKS))
 REPORT_SRC   := $(wildcard $(REPORT_DIR)/*.py $(REPORT_DIR)/*.lua $(REPORT_DIR)/*.css $(REPORT_DIR)/templates/*)
-REPORT_FILES := $(REPORT_DIR)/lab1-report.html $(REPORT_DIR)/lab1-report.pdf $(REPORT_DIR)/lab1-answers.pdf
+REPORT_FILES := $(foreach doc,lab1-report lab1-supplement,$(REPORT_DIR)/$(doc).html $(REPORT_DIR)/$(doc).pdf) \
+                $(REPORT_DIR)/lab1-answers.pdf
 # One clear line, before any work, when report/ cannot be written (e.g. a read-only checkout).
 REPORT_WRITABLE = { mkdir -p $(NB_EXEC_DIR) && f=$$(mktemp $(REPORT_DIR)/.write-test.XXXXXX) && rm -f "$$f"; } \
   2>/dev/null || { echo "make report: cannot write to $(REPORT_DIR)/ (read-only?): nothing was built" >&2; exit 1; }
 
 # These files only ever change by a rename at the end of a successful step (report/build.py
-# publishes all three with os.replace, an executed copy is moved into place), so a failed or
+# publishes all five with os.replace, an executed copy is moved into place), so a failed or
 # interrupted build must not delete them: exempt them from .DELETE_ON_ERROR.
 .PRECIOUS: $(REPORT_FILES) $(NB_EXECUTED)
 
-report: $(REPORT_FILES) ## Execute changed notebooks, write report/lab1-report.{html,pdf} and lab1-answers.pdf
+report: $(REPORT_FILES) ## Execute changed notebooks, write report/lab1-{report,supplement}.{html,pdf}, lab1-answers.pdf
 
 $(NB_EXEC_DIR)/%.ipynb: notebooks/%.ipynb $(SRC) | $(STAMP)
 	@$(REPORT_WRITABLE)

@@ -1,17 +1,38 @@
-"""Build the lab report and its one-page answer sheet from executed notebooks.
+"""Build the lab report, its supplement and the one-page answer sheet from executed notebooks.
 
 Usage (``make report`` runs it on executed copies of the notebooks)::
 
     python report/build.py --out-dir report report/build/executed/0*.ipynb
 
+Three documents, each standing alone, from the same executed notebooks:
+
+* the **report** (``lab1-report.{pdf,html}``), the model answer: a title block with one line
+  per question, the four question notebooks 01-04, the seed report's errors and how to
+  reproduce it;
+* the **supplement** (``lab1-supplement.{pdf,html}``): what the report leaves out of
+  notebooks 01-04 ("Q1, further", ...), the extension notebooks (05 optimisers,
+  06 recommender, 07 scale, 00 explorer) and the handout's functions as code listings;
+* the **answer sheet** (``lab1-answers.pdf``), one page.
+
+:data:`REPORT_PARTS` and :data:`SUPPLEMENT_PARTS` are the one place that says which notebook
+goes where. Within notebooks 01-04 a notebook author moves a cell to the supplement with the
+cell tag ``supplement`` (a Markdown cell, or a code cell's outputs; tag a heading's cell too,
+or the heading stays behind in the report); ``report-skip`` keeps a cell out of both.
+
 Route, from PyPI wheels only (pandoc from ``pypandoc-binary``, Typst from ``typst``; no
 browser, no TeX, no system package)::
 
-    notebook --pandoc -f ipynb, notebook.lua--> one section each (pandoc JSON)
-    `answers` records --Jinja: templates/front.md, back.md--> abstract, back matter
-    sections + back matter --pandoc, templates/report.typ--> Typst --typst--> lab1-report.pdf
-                           --pandoc --embed-resources --mathml--> lab1-report.html
+    notebook --pandoc -f ipynb, notebook.lua -M part=...--> one section each (pandoc JSON)
+    `answers` records --Jinja: templates/front.md, back.md--> title block, back matter
+    (supplement-front.md, supplement-back.md for the supplement)
+    sections + back matter --pandoc, typography.lua, templates/report.typ--> Typst --typst--> PDF
+                           --pandoc --embed-resources --mathml--> HTML
     `answers` records --Jinja: templates/answers.typ--> Typst --typst--> lab1-answers.pdf
+
+A figure prints at its own size (its PNG's pixels over its dpi: a ``figsize=(5, 3.2)``
+figure is 5 inches wide), at most the text width (174 mm, 6.85 in), so a matplotlib font
+size is the printed size for any figure up to the text width; a wider figure is scaled
+down by 6.85 / width.
 
 Every figure the abstract, the back matter and the sheet quote comes from the notebooks:
 each answering notebook ends with a cell tagged ``answers`` that displays its key figures
@@ -48,16 +69,31 @@ from content import (  # noqa: E402 - needs the sys.path line above
     render_answers,
     render_back,
     render_front,
+    render_supplement_back,
+    render_supplement_front,
     sheet_figures,
 )
 
 REPORT_HTML = "lab1-report.html"
 REPORT_PDF = "lab1-report.pdf"
+SUPPLEMENT_HTML = "lab1-supplement.html"
+SUPPLEMENT_PDF = "lab1-supplement.pdf"
 ANSWERS_PDF = "lab1-answers.pdf"
-OUTPUTS = (REPORT_HTML, REPORT_PDF, ANSWERS_PDF)
+OUTPUTS = (REPORT_HTML, REPORT_PDF, SUPPLEMENT_HTML, SUPPLEMENT_PDF, ANSWERS_PDF)
 TEMPLATES = HERE / "templates"
 #: Where the appendix's functions are read from (as text, never imported).
 LAB_SOURCE = HERE.parent / "src" / "labmf" / "lab.py"
+
+#: Which notebook (by its two-digit number) goes into which document, in order, and how much
+#: of it: ``report`` = every cell but those tagged ``supplement``; ``further`` = only those
+#: (a "Q1, further" section; none tagged, no section); ``supplement`` = every cell. Cells
+#: tagged ``report-skip`` are in neither document. A notebook given to the builder that is
+#: in neither list is refused; one listed but not given is left out.
+REPORT_PARTS = (("01", "report"), ("02", "report"), ("03", "report"), ("04", "report"))
+SUPPLEMENT_PARTS = (("01", "further"), ("02", "further"), ("03", "further"), ("04", "further"),
+                    ("05", "supplement"), ("06", "supplement"), ("07", "supplement"), ("00", "supplement"))
+#: The PDFs' text width (A4 less 2 x 18 mm, templates/report.typ): no figure prints wider.
+TEXT_WIDTH_IN = 174 / 25.4
 
 
 # ---------------------------------------------------------------------- tools
@@ -104,10 +140,40 @@ def typst_pdf(source: Path, output: Path) -> int:
 # Pandoc 3.9 writes Typst's older symbol names (`dot.circle` for TeX's \odot); Typst 0.15
 # calls the circled operators `dot.o`, `plus.o`, ...
 _OLD_CIRCLED = re.compile(r"\b(dot|plus|minus|times|div|ast|slash|eq|bullet)\.circle\b")
+# ... and writes TeX's thick space `\;` as `#h(0em)`: none at all, which also suppresses
+# Typst's own space around a relation (`A \;\ge\; B` printed as "A≥B"). Typst's `thick`
+# is TeX's 5/18 em.
+_NO_SPACE = re.compile(r"#h\(0em\)")
+# ... and TeX's \bigl( x \bigr) as two separately scaled glyphs, `#scale(x: 120%, y: 120%)[\(]`,
+# off the baseline and spaced like text; Typst's `lr(..., size: 120%)` is the sized pair.
+_SCALED_PAIR = re.compile(r"#scale\(x: (?P<s>\d+)%, y: (?P=s)%\)\[(?P<open>\\[(\[{]|\|)\]"
+                          r"(?P<body>.*?)"
+                          r"#scale\(x: (?P=s)%, y: (?P=s)%\)\[(?P<close>\\[)\]}]|\|)\]")
 
 
 def _typst_symbols(text: str) -> str:
-    return _OLD_CIRCLED.sub(r"\1.o", text)
+    """Fix what pandoc's Typst writer gets wrong in math (see the patterns above)."""
+    text = _OLD_CIRCLED.sub(r"\1.o", text)
+    text = _NO_SPACE.sub("thick", text)
+    return _SCALED_PAIR.sub(r"lr(\g<open>\g<body>\g<close>, size: #\g<s>%)", text)
+
+
+def _png_width_in(png: bytes) -> float:
+    """The printed width of a PNG in inches: its pixels over the dpi of its pHYs chunk.
+
+    matplotlib writes the figure's dpi there (100 unless set), so a ``figsize=(5, 3.2)``
+    figure is 5 inches wide (less what ``bbox_inches="tight"`` crops); 100 dpi without one.
+    """
+    import struct
+
+    width_px = struct.unpack(">I", png[16:20])[0]
+    dpi = 100.0
+    at = png.find(b"pHYs", 0, 4096)
+    if at > 0:
+        per_metre, _, unit = struct.unpack(">IIB", png[at + 4:at + 13])
+        if unit == 1 and per_metre:
+            dpi = per_metre * 0.0254
+    return width_px / dpi
 
 
 
@@ -118,13 +184,21 @@ def _richest_outputs(notebook: Path, work: Path) -> Path:
     so generated prose would read "<IPython.core.display.Markdown object>" and a
     DataFrame its fixed-width text. Keeping only the Markdown, or only the HTML of a
     table, lets notebook.lua turn them into real paragraphs and tables.
+
+    Each PNG's printed width goes into its output's metadata (``"4.71in"``, or ``"100%"``
+    when it is wider than the text), which pandoc's ipynb reader makes the image's width.
     """
+    import base64
     import json
 
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     for cell in nb.get("cells", []):
         for out in cell.get("outputs", []):
             data = out.get("data", {})
+            if "image/png" in data:
+                inches = _png_width_in(base64.b64decode("".join(data["image/png"])))
+                width = "100%" if inches >= 0.98 * TEXT_WIDTH_IN else f"{inches:.2f}in"
+                out["metadata"] = {**out.get("metadata", {}), "image/png": {"width": width}}
             if "text/markdown" in data:
                 out["data"] = {"text/markdown": data["text/markdown"]}
             elif "text/html" in data and "<table" in "".join(data["text/html"]) and not any(
@@ -136,13 +210,13 @@ def _richest_outputs(notebook: Path, work: Path) -> Path:
     return copy
 
 
-def _section(notebook: Path, work: Path) -> dict:
-    """One notebook as a report section: a pandoc JSON document."""
+def _section(notebook: Path, work: Path, part: str) -> dict:
+    """``part`` of one notebook (see :data:`REPORT_PARTS`) as a section: a pandoc JSON document."""
     import json
 
     media = f"media/{notebook.stem}"
     text = pandoc(["-f", "ipynb", "-t", "json", "--lua-filter", str(HERE / "notebook.lua"),
-                   "-M", f"notebook={notebook.name}", f"--extract-media={media}",
+                   "-M", f"notebook={notebook.name}", "-M", f"part={part}", f"--extract-media={media}",
                    str(_richest_outputs(notebook, work).resolve())], cwd=work)
     return json.loads(text)
 
@@ -153,37 +227,67 @@ def _markdown(text: str, work: Path) -> dict:
     return json.loads(pandoc(["-f", "markdown", "-t", "json"], cwd=work, stdin=text))
 
 
+def _by_number(notebooks: list) -> dict:
+    """``{"01": notebook, ...}``; :class:`BuildError` for a notebook in neither document."""
+    known = {number for number, _ in (*REPORT_PARTS, *SUPPLEMENT_PARTS)}
+    out = {}
+    for nb in notebooks:
+        number = nb.path.name[:2]
+        if number not in known:
+            raise BuildError(f"{nb.path.name} is in neither the report nor the supplement: "
+                             f"add its number to REPORT_PARTS or SUPPLEMENT_PARTS in {Path(__file__).name}")
+        out[number] = nb
+    return out
+
+
+def _document(name: str, front: str, parts, back: str, notebooks: dict, work: Path, *, toc: bool,
+              log) -> tuple[Path, Path]:
+    """One document (front matter, notebook parts, back matter) as ``name.pdf`` and ``name.html``."""
+    import json
+
+    head = _markdown(front, work)
+    doc = {"pandoc-api-version": head["pandoc-api-version"], "meta": head["meta"], "blocks": []}
+    for number, part in parts:
+        if number in notebooks:
+            log(f"report: {name}: {notebooks[number].path.name}" + (" (further)" if part == "further" else ""))
+            doc["blocks"] += _section(notebooks[number].path, work, part)["blocks"]
+    doc["blocks"] += _markdown(back, work)["blocks"]
+    (work / f"{name}.json").write_text(json.dumps(doc), encoding="utf-8")
+
+    pdf, html = work / f"{name}.pdf", work / f"{name}.html"
+    toc_args = ["--toc", "--toc-depth=1"] if toc else []
+    typ = pandoc(["-f", "json", "-t", "typst", "--lua-filter", str(HERE / "typography.lua"), *toc_args,
+                  "--template", str(TEMPLATES / "report.typ"), f"{name}.json"], cwd=work)
+    (work / f"{name}.typ").write_text(_typst_symbols(typ), encoding="utf-8")
+    pages = typst_pdf(work / f"{name}.typ", pdf)
+    log(f"report: {pdf.name}: {pages} pages")
+    pandoc(["-f", "json", "-t", "html5", "--standalone", "--embed-resources", "--mathml", *toc_args,
+            "--css", str(HERE / "report.css"), f"{name}.json", "-o", html.name], cwd=work)
+    return pdf, html
+
+
 def build_all(notebooks: list[Path], work: Path, *, log=print) -> dict[str, Path]:
-    """Write the report's HTML and PDF and the answer sheet into ``work``.
+    """Write the report's and the supplement's HTML and PDF and the answer sheet into ``work``.
 
     Returns
     -------
     dict
         Output file name -> its path in ``work``.
     """
-    import json
-
     nbs = [read_notebook(p) for p in notebooks]
+    numbered = _by_number(nbs)
     records = {}
     for nb in nbs:
         if nb.record is not None:
             records[nb.record["question"]] = nb.record
-    front = _markdown(render_front(records), work)
-    doc = {"pandoc-api-version": front["pandoc-api-version"], "meta": front["meta"], "blocks": []}
-    for nb in nbs:
-        log(f"report: {nb.path.name}")
-        doc["blocks"] += _section(nb.path, work)["blocks"]
-    doc["blocks"] += _markdown(render_back(records, LAB_SOURCE), work)["blocks"]
-    (work / "report.json").write_text(json.dumps(doc), encoding="utf-8")
 
-    out = {name: work / name for name in OUTPUTS}
-    typ = pandoc(["-f", "json", "-t", "typst", "--template", str(TEMPLATES / "report.typ"), "report.json"], cwd=work)
-    (work / "report.typ").write_text(_typst_symbols(typ), encoding="utf-8")
-    pages = typst_pdf(work / "report.typ", out[REPORT_PDF])
-    log(f"report: {REPORT_PDF}: {pages} pages")
-    pandoc(["-f", "json", "-t", "html5", "--standalone", "--embed-resources", "--mathml",
-            "--toc", "--toc-depth=1", "--css", str(HERE / "report.css"),
-            "report.json", "-o", REPORT_HTML], cwd=work)
+    out = {}
+    out[REPORT_PDF], out[REPORT_HTML] = _document(
+        "lab1-report", render_front(records), REPORT_PARTS, render_back(records), numbered, work,
+        toc=False, log=log)
+    out[SUPPLEMENT_PDF], out[SUPPLEMENT_HTML] = _document(
+        "lab1-supplement", render_supplement_front(records), SUPPLEMENT_PARTS,
+        render_supplement_back(records, LAB_SOURCE), numbered, work, toc=True, log=log)
 
     figures = []
     for nb in nbs:
@@ -192,6 +296,7 @@ def build_all(notebooks: list[Path], work: Path, *, log=print) -> dict[str, Path
             path.write_bytes(png)
             figures.append(path.name)
     (work / "answers.typ").write_text(render_answers(records, figures, LAB_SOURCE), encoding="utf-8")
+    out[ANSWERS_PDF] = work / ANSWERS_PDF
     pages = typst_pdf(work / "answers.typ", out[ANSWERS_PDF])
     if pages != 1:
         raise BuildError(f"the answer sheet takes {pages} pages, not 1: shorten "
@@ -261,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="report/build.py", description=__doc__.split("\n\n")[0])
     p.add_argument("notebooks", nargs="+", type=Path, help="executed notebooks, in section order")
     p.add_argument("--out-dir", type=Path, default=Path("report"),
-                   help="where lab1-report.{html,pdf} and lab1-answers.pdf go (default: report)")
+                   help="where lab1-report.{html,pdf}, lab1-supplement.{html,pdf} and lab1-answers.pdf go "
+                        "(default: report)")
     p.add_argument("--keep-work", action="store_true",
                    help="keep the intermediate files (Typst sources, pandoc JSON) to debug a template")
     args = p.parse_args(argv)

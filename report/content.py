@@ -2,10 +2,13 @@
 
 * :func:`read_notebook` reads an executed notebook (refusing one with an error output or
   never run), its ``answers`` record and its ``sheet-figure`` images.
-* :func:`render_front`, :func:`render_back` and :func:`render_answers` fill the Jinja
-  templates in ``templates/`` (front/back matter in pandoc Markdown, the sheet in Typst)
-  with those records and with the handout's functions as written in ``src/labmf/lab.py``
-  (read as text with :mod:`ast`, never imported).
+* :func:`render_front` and :func:`render_back` (the report's title block and back matter),
+  :func:`render_supplement_front` and :func:`render_supplement_back` (the supplement's,
+  with the code listings) and :func:`render_answers` (the sheet) fill the Jinja templates
+  in ``templates/`` (front/back matter in pandoc Markdown, the sheet in Typst) with those
+  records and with the handout's functions as written in ``src/labmf/lab.py`` (read as
+  text with :mod:`ast`, never imported). Templates whose names start with ``_`` are
+  pieces both documents include (reproduction, references).
 
 The records are dicts keyed by question (``"Q1"`` ... ``"Q4"``), each the JSON object the
 notebook's ``answers`` cell displayed.
@@ -212,13 +215,23 @@ def _render(name: str, **context) -> str:
 
 
 def render_front(records: dict) -> str:
-    """Title block and abstract (pandoc Markdown with a YAML header)."""
+    """The report's title block, one line per question (pandoc Markdown with a YAML header)."""
     return _render("front.md", **_context(records))
 
 
-def render_back(records: dict, lab_source: Path) -> str:
-    """Corrections, data and versions, references and the appendix (pandoc Markdown)."""
-    return _render("back.md", listings=lab_listings(lab_source), **_context(records))
+def render_back(records: dict) -> str:
+    """The report's back matter: the seed report's errors, reproduction, references (pandoc Markdown)."""
+    return _render("back.md", **_context(records))
+
+
+def render_supplement_front(records: dict) -> str:
+    """The supplement's title block and what it holds (pandoc Markdown with a YAML header)."""
+    return _render("supplement-front.md", **_context(records))
+
+
+def render_supplement_back(records: dict, lab_source: Path) -> str:
+    """The supplement's back matter: reproduction, references and the code listings (pandoc Markdown)."""
+    return _render("supplement-back.md", listings=lab_listings(lab_source), **_context(records))
 
 
 def render_answers(records: dict, figures: list[str], lab_source: Path) -> str:

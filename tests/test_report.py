@@ -1,7 +1,8 @@
-"""The report builder (report/build.py): PDFs, HTML, the answer sheet, failure safety.
+"""The report builder (report/build.py): report, supplement, answer sheet, failure safety.
 
-The report is built once, from the stored notebooks (already executed; nothing is run),
-with pip-installed tools only: pandoc from pypandoc-binary, typst, pypdf.
+The three documents are built once per module, from the stored notebooks (already
+executed; nothing is run), with pip-installed tools only: pandoc from pypandoc-binary,
+typst, pypdf.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +22,8 @@ pypdf = pytest.importorskip("pypdf")
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_PY = ROOT / "report" / "build.py"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
-OUTPUTS = ("lab1-report.html", "lab1-report.pdf", "lab1-answers.pdf")
+OUTPUTS = ("lab1-report.html", "lab1-report.pdf", "lab1-supplement.html", "lab1-supplement.pdf", "lab1-answers.pdf")
+REPORT_MAX_PAGES = 12  # issue 20: the model answer fits in twelve A4 pages
 A4 = (595.28, 841.89)  # points
 
 
@@ -91,46 +94,160 @@ def test_each_answering_notebook_records_its_answers(records):
 # ---------------------------------------------------------------------- PDFs
 
 
-def test_pdfs_are_a4_with_the_right_page_counts(built):
-    report = pypdf.PdfReader(built / "lab1-report.pdf")
+def test_pdfs_are_a4_the_sheet_one_page_the_supplement_built(built):
     sheet = pypdf.PdfReader(built / "lab1-answers.pdf")
+    report = pypdf.PdfReader(built / "lab1-report.pdf")
+    supplement = pypdf.PdfReader(built / "lab1-supplement.pdf")
     assert len(sheet.pages) == 1
-    assert 10 <= len(report.pages) <= 40
-    for page in [*report.pages, *sheet.pages]:
+    assert len(report.pages) >= 4 and len(supplement.pages) >= 4
+    for page in [*report.pages, *supplement.pages, *sheet.pages]:
         box = page.mediabox
         assert (float(box.width), float(box.height)) == pytest.approx(A4, abs=0.5)
+
+
+@pytest.mark.xfail(strict=False, reason="notebooks 01-04 not yet restructured (issue 20)")
+def test_report_fits_in_twelve_pages(built):
+    assert len(pypdf.PdfReader(built / "lab1-report.pdf").pages) <= REPORT_MAX_PAGES
 
 
 def test_pdfs_quote_each_questions_key_figures(built, records):
     q1, q2, q3, q4 = (records[q] for q in ("Q1", "Q2", "Q3", "Q4"))
     key = [f"{q1['sse']:.4f}", f"{q2['sse']:.4f}", f"{q3['observed_sse']:.6f}", f"{q3['x_at_true_y']:.4f}",
            f"{q4['predicted']:.4f}", f"{q4['observed_sse']:.1f}"]
-    for name in ("lab1-report.pdf", "lab1-answers.pdf"):
+    # the supplement's title block repeats the report's one line per question
+    in_title_block = [f for f in key if f != f"{q3['x_at_true_y']:.4f}"]
+    for name, figures in (("lab1-report.pdf", key), ("lab1-answers.pdf", key), ("lab1-supplement.pdf", in_title_block)):
         text = _pdf_text(built / name)
-        for figure in key:
+        for figure in figures:
             assert figure in text, (name, figure)
         assert "Traceback" not in text
 
 
-def test_report_has_outputs_but_no_code_and_lists_the_handouts_functions(built):
-    text = _pdf_text(built / "lab1-report.pdf")
-    assert "torch.set_num_threads" not in text  # every notebook's import cell: code is left out
-    assert "SSE ||A - U V^T||_F^2" in text  # ... but its printed output stays (notebook 01)
+def test_report_has_outputs_but_no_code_and_the_supplement_has_the_listings(built):
+    report = _pdf_text(built / "lab1-report.pdf")
+    supplement = _pdf_text(built / "lab1-supplement.pdf")
+    for text in (report, supplement):
+        assert "torch.set_num_threads" not in text  # every notebook's import cell: code is left out
+    assert "SSE ||A - U V^T||_F^2" in report  # ... but its printed output stays (notebook 01)
     for name in content.LAB_FUNCTIONS:
-        assert f"def {name}(" in text
+        assert f"def {name}(" in supplement
+        assert f"def {name}(" not in report
+
+
+def test_apostrophes_are_not_primes(built):
+    """Typst sets a ' after a digit as a prime: "Q1's" must not print as "Q1′s"."""
+    for name in ("lab1-report.pdf", "lab1-supplement.pdf", "lab1-answers.pdf"):
+        text = _pdf_text(built / name)
+        assert re.findall(r"\w{0,8}\d\u2032\w*|\w*\u2032s\b", text) == [], name
+    assert "Q4\u2019s" in _pdf_text(built / "lab1-report.pdf")  # the seed report's errors, item 3
+
+
+def test_typst_gets_apostrophes_not_straight_quotes_or_primes(tmp_path):
+    lua = ROOT / "report" / "typography.lua"
+    typst = build.pandoc(["-f", "markdown-smart", "-t", "typst", "--lua-filter", str(lua)],
+                         cwd=tmp_path, stdin="Q1's and PyTorch's 'x'\n")
+    assert typst.strip() == "Q1\u2019s and PyTorch\u2019s \u2018x\u2019"
+
+
+def test_relations_in_display_math_keep_their_space(built):
+    """pandoc writes TeX's `\\;` as `#h(0em)`, which would glue `\\ge` to its operands."""
+    assert build._typst_symbols("a #h(0em) gt.eq #h(0em) b") == "a thick gt.eq thick b"
+
+
+def test_big_delimiters_become_a_sized_pair():
+    """pandoc writes TeX's `\\bigl( x \\bigr)` as two scaled glyphs; Typst's lr() sizes the pair."""
+    typst = "sum #scale(x: 120%, y: 120%)[\\(] a - b #scale(x: 120%, y: 120%)[\\)]^2"
+    assert build._typst_symbols(typst) == "sum lr(\\( a - b \\), size: #120%)^2"
+
+
+def test_figures_print_at_their_own_size_at_most_the_text_width(tmp_path):
+    import base64
+    import struct
+    import zlib
+
+    def png(width_px: int, dpi: float) -> bytes:
+        def chunk(kind: bytes, data: bytes) -> bytes:
+            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        per_metre = round(dpi / 0.0254)
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width_px, 1, 8, 0, 0, 0, 0))
+                + chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)))
+
+    assert build._png_width_in(png(500, 100)) == pytest.approx(5.0, abs=0.01)
+    assert build._png_width_in(png(900, 90)) == pytest.approx(10.0, abs=0.01)
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": "", "outputs": [
+        {"output_type": "display_data", "metadata": {},
+         "data": {"image/png": base64.b64encode(png(w, 100)).decode()}} for w in (471, 1090)]}]}
+    source = tmp_path / "01_x.ipynb"
+    source.write_text(json.dumps(nb), encoding="utf-8")
+    copy = json.loads(build._richest_outputs(source, tmp_path / "work").read_text(encoding="utf-8"))
+    widths = [o["metadata"]["image/png"]["width"] for o in copy["cells"][0]["outputs"]]
+    assert widths == ["4.71in", "100%"]
 
 
 # ---------------------------------------------------------------------- HTML
 
 
 def test_html_is_one_self_contained_file_with_mathml(built):
-    html = (built / "lab1-report.html").read_text(encoding="utf-8")
-    assert "<script" not in html
-    assert "<link" not in html or 'href="http' not in html.split("<link", 1)[1].split(">", 1)[0]
-    assert 'src="http' not in html and "src='http" not in html
-    assert "<math" in html and "$$" not in html and "\\frac" not in html
-    assert html.count('src="data:image/png;base64,') >= 10  # every notebook figure, embedded
-    assert "torch.set_num_threads" not in html
+    for name in ("lab1-report.html", "lab1-supplement.html"):
+        html = (built / name).read_text(encoding="utf-8")
+        assert "<script" not in html
+        assert "<link" not in html or 'href="http' not in html.split("<link", 1)[1].split(">", 1)[0]
+        assert 'src="http' not in html and "src='http" not in html
+        assert "<math" in html and "$$" not in html and "\\frac" not in html
+        assert html.count('src="data:image/png;base64,') >= 4, name  # the notebooks' figures, embedded
+        assert "torch.set_num_threads" not in html
+
+
+def test_every_html_image_has_alt_text(built):
+    for name in ("lab1-report.html", "lab1-supplement.html"):
+        images = re.findall(r"<img\b[^>]*>", (built / name).read_text(encoding="utf-8"))
+        assert images, name
+        for tag in images:
+            alt = re.search(r'\balt="([^"]*)"', tag)
+            assert alt and alt.group(1).strip(), (name, tag[:120])
+
+
+# ------------------------------------------------------------- the tags
+
+
+def _tagged_copies(tmp_path: Path) -> list[Path]:
+    """The stored notebooks, with notebook 02's first figure cell tagged `supplement`."""
+    out = []
+    for path in NOTEBOOKS:
+        if path.name.startswith("02"):
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            cell = next(c for c in nb["cells"] if c["cell_type"] == "code"
+                        and any("image/png" in o.get("data", {}) for o in c.get("outputs", [])))
+            cell["metadata"].setdefault("tags", []).append("supplement")
+            path = tmp_path / path.name
+            path.write_text(json.dumps(nb), encoding="utf-8")
+        out.append(path)
+    return out
+
+
+def test_a_cell_tagged_supplement_moves_from_the_report_to_the_supplement(built, tmp_path):
+    out = tmp_path / "out"
+    proc = _run(out, _tagged_copies(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+
+    def images(directory: Path, name: str) -> int:
+        return (directory / name).read_text(encoding="utf-8").count("<img")
+
+    assert images(out, "lab1-report.html") == images(built, "lab1-report.html") - 1
+    assert images(out, "lab1-supplement.html") == images(built, "lab1-supplement.html") + 1
+    def words(directory: Path) -> str:
+        return " ".join((directory / "lab1-supplement.html").read_text(encoding="utf-8").split())
+
+    assert "Q2, further: Truncated SVD" in words(out)  # a section made for the tagged cell
+    assert "Q2, further" not in words(built)  # none while no cell of 02 is tagged
+
+
+def test_a_notebook_in_neither_document_is_refused(tmp_path):
+    stray = tmp_path / "99_stray.ipynb"
+    stray.write_text(NOTEBOOKS[1].read_text(encoding="utf-8"), encoding="utf-8")
+    proc = _run(tmp_path / "out", [*NOTEBOOKS, stray])
+    assert proc.returncode == 1
+    assert "99_stray.ipynb is in neither" in proc.stderr and "Traceback" not in proc.stderr
 
 
 # ------------------------------------------------------------- failure safety
@@ -208,8 +325,10 @@ def test_concurrent_builds_publish_whole_files(tmp_path):
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
     assert len(pypdf.PdfReader(out / "lab1-answers.pdf").pages) == 1
-    assert len(pypdf.PdfReader(out / "lab1-report.pdf").pages) >= 10
-    assert (out / "lab1-report.html").read_text(encoding="utf-8").rstrip().endswith("</html>")
+    assert len(pypdf.PdfReader(out / "lab1-report.pdf").pages) >= 4
+    assert len(pypdf.PdfReader(out / "lab1-supplement.pdf").pages) >= 4
+    for name in ("lab1-report.html", "lab1-supplement.html"):
+        assert (out / name).read_text(encoding="utf-8").rstrip().endswith("</html>")
     assert _leftovers(out) == []
 
 
