@@ -29,7 +29,7 @@ import numpy as np
 H.setup()
 
 from labmf.data import data_dir, load_movielens  # noqa: E402 - after H.setup(), which pins the thread count
-from labmf.recsys import (  # noqa: E402 - after H.setup(), as above
+from labrec import (  # noqa: E402 - after H.setup(), as above
     TUNED,
     BiasedMF,
     Ensemble,

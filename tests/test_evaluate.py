@@ -22,7 +22,7 @@ from labmf.evaluate import (
     still_improving,
     top_n_unrated,
 )
-from labmf.recsys.baselines import BiasBaseline, GlobalMean, ItemMean, baseline_rmses
+from labrec.baselines import BiasBaseline, GlobalMean, ItemMean, baseline_rmses
 
 
 def _ratings(m=30, n=40, density=0.4, seed=0):

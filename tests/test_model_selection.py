@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labmf.recsys import (
+from labrec import (
     BiasedMF,
     CVResult,
     GlobalMean,

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labmf.data import Ratings, load_ratings
+from labmf.data import Ratings
+from labrec import load_ratings
 
 
 def _csv(tmp_path, text: str, name: str = "r.csv"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labmf.recsys import (
+from labrec import (
     BiasBaseline,
     BiasedMF,
     CVResult,
@@ -292,7 +292,7 @@ def test_cross_validate_max_seconds_stops_early(data):
 
 
 def test_compiled_shuffle_is_a_uniform_permutation():
-    from labmf.recsys import _kernels as kernels
+    from labrec import _kernels as kernels
 
     order = np.arange(1000, dtype=np.int32)
     kernels.shuffle(order, 12345)
@@ -318,7 +318,7 @@ def test_cross_validate_makes_folds_from_an_int(data):
 
 def test_baselines_are_models_like_the_others(data):
     u, i, r, nu, ni = data
-    from labmf.recsys import ItemMean
+    from labrec import ItemMean
 
     for factory in (lambda: GlobalMean(), ItemMean, BiasBaseline):
         res = cross_validate(factory, (u, i, r), 3)

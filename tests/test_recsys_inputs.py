@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from labmf import DivergenceError
-from labmf.recsys import (
+from labrec import (
     BiasBaseline,
     BiasedMF,
     Ensemble,

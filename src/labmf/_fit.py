@@ -8,32 +8,25 @@ loss, calls the callback and shows progress; :func:`check_args` and
 
 from __future__ import annotations
 
-import sys
 import time
-import warnings
 
 import numpy as np
 import torch
 
 from . import kernels
 from . import sparse as _sparse
-from ._validation import (
-    ConvergenceWarning,
+from .convergence import check_finite_loss, warn_if_still_falling
+from .result import FactorisationResult
+from .validation import (
     check_callback,
-    check_finite_loss,
     check_lr,
     check_num_epochs,
     check_observed,
     check_rank,
-    check_scalar,
     make_generator,
 )
-from .result import FactorisationResult
 
 CHUNK = 50  # epochs per compiled-kernel call between progress/callback reports
-#: A fit warns when its last tenth of epochs still lowered the loss by more than this fraction
-#: (of the final loss, as :func:`still_improving` measures it).
-STILL_FALLING = 0.01
 
 
 def check_input(A, mask):
@@ -107,8 +100,8 @@ def train(run, loss, *, num_epochs, at_start, chunk, lr, method, callback, progr
     is the loss after ``k`` epochs, and ``callback(k, losses[k])`` hears of every
     ``k >= 1`` in order.
 
-    Warns :class:`~labmf.ConvergenceWarning` when the last tenth of the epochs still
-    lowered the loss by more than :data:`STILL_FALLING` (1 %).
+    Warns :class:`~labmf.ConvergenceWarning` when :func:`labmf.convergence.still_falling`
+    says the run stopped too early.
 
     Returns
     -------
@@ -154,49 +147,6 @@ def train(run, loss, *, num_epochs, at_start, chunk, lr, method, callback, progr
     elapsed = time.perf_counter() - t0
     warn_if_still_falling(losses, method, lr)
     return losses, elapsed
-
-
-def still_improving(losses, window: int = 100, rtol: float = 0.01) -> bool:
-    """Whether the loss fell by more than ``rtol`` (relative) over the last ``window`` epochs.
-
-    ``True`` means training stopped before converging (the learning rate is too small
-    for the number of epochs).
-    """
-    losses = np.asarray(losses, dtype=np.float64)
-    if losses.ndim != 1 or losses.size < 2:
-        raise ValueError(f"losses must be 1-D with at least 2 entries, got shape {losses.shape}")
-    window = min(check_scalar(window, "window", int, min_val=1), losses.size - 1)
-    rtol = check_scalar(rtol, "rtol", float, min_val=0.0)
-    before, after = losses[-1 - window], losses[-1]
-    return bool(before - after > rtol * abs(after))
-
-
-def warn_if_still_falling(losses, method: str, lr: float) -> None:
-    """Warn (:class:`~labmf.ConvergenceWarning`) if the loss fell materially over the last tenth of the run."""
-    num_epochs = len(losses) - 1
-    if num_epochs < 10:  # too short a run to judge
-        return
-    window = num_epochs // 10
-    before, after = float(losses[-1 - window]), float(losses[-1])
-    # A loss a million times below its start is converged for any purpose, however fast it still falls.
-    negligible = after <= 1e-6 * float(losses[0])
-    if still_improving(losses, window, STILL_FALLING) and not negligible:
-        warnings.warn(
-            f"{method} stopped while its loss was still falling: {(before - after) / before:.2%} lower over the "
-            f"last {window} of {num_epochs} epochs (SSE {after:.6g}). Run more epochs (num_epochs) or raise lr "
-            f"(now {lr:g}); labmf.largest_stable_lr(labmf.lr_sweep(...)) finds the largest stable rate on a grid.",
-            ConvergenceWarning,
-            stacklevel=_caller_level(),
-        )
-
-
-def _caller_level() -> int:
-    """The ``stacklevel`` that points a warning at the first frame outside labmf (the user's call)."""
-    package = __file__.rsplit("/", 1)[0]
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def result(U, V, losses, elapsed, *, dtype, method, lr, num_epochs, seed, info=None):

@@ -19,10 +19,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ._fit import still_improving, warn_if_still_falling
-from ._validation import ConvergenceWarning, DivergenceError, check_binary, check_lr, check_numpy_seed, check_scalar
+from .convergence import ConvergenceWarning, DivergenceError, still_improving, warn_if_still_falling
 from .metrics import rmse
 from .result import FactorisationResult
+from .validation import check_binary, check_lr, check_numpy_seed, check_scalar
 
 __all__ = [
     "holdout_split",

@@ -25,9 +25,9 @@ import torch
 
 from . import kernels
 from ._fit import check_args, dense_only, result, start, train, triplet_fit
-from ._validation import check_observed, check_rank, check_scalar
 from .metrics import reconstruction_sse
 from .result import FactorisationResult
+from .validation import check_observed, check_rank, check_scalar
 
 __all__ = ["factorise_sgd", "factorise_gd", "factorise_autograd", "factorise_svd", "OPTIMISERS"]
 

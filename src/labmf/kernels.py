@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from ._jit import FMA_ONLY, MAX_UNROLLED_RANK, compile_kernel, compile_unrolled
+from .jit import FMA_ONLY, MAX_UNROLLED_RANK, compile_kernel, compile_unrolled
 
 __all__ = ["sgd_epochs", "gd_epochs", "sse", "check_kernel_arrays", "MAX_UNROLLED_RANK", "gd_plan"]
 

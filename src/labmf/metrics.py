@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from ._validation import check_binary, check_device
 from .result import FactorisationResult
+from .validation import check_binary, check_device
 
 __all__ = ["sse", "mse", "rmse", "mae", "reconstruction_sse"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._validation import check_scalar
+from .validation import check_scalar
 
 __all__ = ["FactorisationResult"]
 

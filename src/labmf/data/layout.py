@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .._validation import check_scalar
+from ..validation import check_scalar
 from .table import Ratings
 from .titles import TitleLookup
 

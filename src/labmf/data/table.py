@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validation import check_scalar, pair_groups
+from ..validation import check_scalar, pair_groups
 from .titles import TitleLookup, UnknownIdError
 
 __all__ = ["Ratings", "IdMap", "UnknownIdError", "id_column", "check_scale"]

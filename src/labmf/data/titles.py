@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .._validation import check_scalar
+from ..validation import check_scalar
 
 __all__ = ["normalise_title", "find_title", "search_titles", "title_of", "TitleLookup", "UnknownIdError"]
 

@@ -21,9 +21,10 @@ import time
 import numpy as np
 import torch
 
-from .._validation import check_mask, check_matrix, check_scalar
-from ..metrics import rmse
-from ..sparse import observed_triplets
+from labmf.metrics import rmse
+from labmf.sparse import observed_triplets
+from labmf.validation import check_mask, check_matrix, check_scalar
+
 from ._base import RatingModel, check_bool, check_fitted, check_in_range, check_pairs, check_triplets
 
 __all__ = ["GlobalMean", "ItemMean", "BiasBaseline", "BASELINES", "baseline_rmses"]

@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ._validation import ConvergenceWarning, DivergenceError
+from ..convergence import ConvergenceWarning, DivergenceError
 
 
 class Superseded(Exception):

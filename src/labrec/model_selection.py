@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
-from .._validation import check_numpy_seed, check_scalar
-from ..metrics import mae, rmse
+from labmf.metrics import mae, rmse
+from labmf.validation import check_numpy_seed, check_scalar
+
 from ._base import check_in_range, check_triplets, index_array
 
 if TYPE_CHECKING:

@@ -26,8 +26,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .._validation import pair_groups
-from .table import Ratings, check_scale, id_column
+from labmf.data.table import Ratings, check_scale, id_column
+from labmf.validation import pair_groups
 
 __all__ = ["load_ratings", "DUPLICATES"]
 

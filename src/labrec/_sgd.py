@@ -34,8 +34,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .._validation import DivergenceError
-from ..metrics import rmse
+from labmf.convergence import DivergenceError
+from labmf.metrics import rmse
+
 from . import _kernels
 from ._base import check_triplets
 

@@ -20,7 +20,8 @@ import time
 import numpy as np
 import torch
 
-from .._validation import check_lr, check_memory, check_numpy_seed, check_scalar
+from labmf.validation import check_lr, check_memory, check_numpy_seed, check_scalar
+
 from . import _sgd
 from ._base import (
     RatingModel,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit import compile_kernel, prefetch
+from labmf.jit import compile_kernel, prefetch
 
 __all__ = ["sgd_epoch", "shuffle", "predict", "warm_up", "block_counts", "scatter_blocks", "group_by_user",
            "seen_from_blocks", "sgd_blocks", "count"]

@@ -24,11 +24,11 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from . import _explore_parts as parts
-from ._validation import check_lr, check_num_epochs, check_rank, check_scalar, check_seed
-from .data import LabLayout, lab_matrix, load_lab_layout
-from .evaluate import top_n_unrated
-from .factorise import factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
+from ..data import LabLayout, lab_matrix, load_lab_layout
+from ..evaluate import top_n_unrated
+from ..factorise import factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
+from ..validation import check_lr, check_num_epochs, check_rank, check_scalar, check_seed
+from . import _parts as parts
 
 __all__ = ["METHODS", "Settings", "Explorer", "RecommendationExplorer", "explore", "explore_recommendations"]
 

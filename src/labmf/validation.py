@@ -39,18 +39,7 @@ __all__ = [
     "check_callback",
     "available_memory",
     "check_memory",
-    "check_finite_loss",
-    "DivergenceError",
-    "ConvergenceWarning",
 ]
-
-
-class DivergenceError(FloatingPointError):
-    """Raised when a training loss becomes NaN or infinite."""
-
-
-class ConvergenceWarning(UserWarning):
-    """Warned when a fit stops while its loss is still falling materially (as scikit-learn's)."""
 
 
 def _describe(x) -> str:
@@ -323,15 +312,6 @@ def check_callback(callback, name: str = "callback"):
     if callback is not None and not callable(callback):
         raise TypeError(f"{name} must be callable as {name}(epoch, loss) or None, got {_describe(callback)}")
     return callback
-
-
-def check_finite_loss(loss: float, epoch: int, lr: float, method: str) -> None:
-    """Raise :class:`DivergenceError` if ``loss`` is NaN or infinite."""
-    if not math.isfinite(loss):
-        raise DivergenceError(
-            f"{method} diverged: the loss became {loss} at epoch {epoch} with lr={lr:g}; "
-            f"lower lr (try lr={lr / 10:g})"
-        )
 
 
 def available_memory() -> int | None:

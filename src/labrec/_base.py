@@ -17,8 +17,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .._validation import check_device, check_scalar, pair_groups
-from ..data.table import IdMap, Ratings
+from labmf.data.table import IdMap, Ratings
+from labmf.validation import check_device, check_scalar, pair_groups
 
 __all__ = ["RatingModel", "FittedIds", "Triplets", "index_array", "rating_array", "check_triplets", "check_pairs",
            "check_in_range", "check_bool", "check_fitted"]

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .._validation import check_numpy_seed, check_scalar
+from labmf.validation import check_numpy_seed, check_scalar
+
 from ._base import index_array
 from .model_selection import CVResult, _check_data, _check_folds, _check_pair, _fit_and_score, _warm_up
 

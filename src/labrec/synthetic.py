@@ -26,8 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._jit import compile_kernel
-from .._validation import check_memory, check_numpy_seed, check_scalar
+from labmf.jit import compile_kernel
+from labmf.validation import check_memory, check_numpy_seed, check_scalar
 
 __all__ = ["synthetic_ratings", "SyntheticRatings", "NETFLIX_SHAPE", "NETFLIX_RATINGS"]
 
