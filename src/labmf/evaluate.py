@@ -31,6 +31,7 @@ __all__ = [
     "EarlyStopped",
     "HeldoutHistory",
     "top_n_unrated",
+    "top_n",
     "LrTrial",
     "lr_sweep",
     "largest_stable_lr",
@@ -266,11 +267,23 @@ def top_n_unrated(prediction, mask, col: int, n: int = 10) -> list[int]:
         raise ValueError(f"prediction and mask must be 2-D of the same shape, got {tuple(P.shape)} "
                          f"and {tuple(M.shape)}")
     col = check_scalar(col, "col", int, min_val=0, max_val=P.shape[1] - 1)
+    rows, _ = top_n(P[:, col].double().numpy(), n, allowed=~M[:, col].bool().numpy())
+    return [int(i) for i in rows]
+
+
+def top_n(scores, n: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` highest of ``scores`` (shape (k,)) among the ``allowed`` positions (bool, shape (k,);
+    None: all), best first; equal scores keep increasing position, so results are reproducible.
+
+    Returns ``(positions, scores)``, each of shape (<= n,). The one top-N rule: :func:`top_n_unrated`
+    here and ``labrec``'s ``recommend`` both rank through it.
+    """
     n = check_scalar(n, "n", int, min_val=1)
-    unrated = (~M[:, col].bool()).nonzero().flatten()
-    scores = P[unrated, col].double()
-    order = torch.sort(scores, descending=True, stable=True).indices[:n]
-    return [int(i) for i in unrated[order]]
+    scores = np.asarray(scores)
+    candidates = np.arange(scores.shape[0]) if allowed is None else np.flatnonzero(allowed)
+    cand_scores = scores[candidates]
+    top = np.argsort(-cand_scores, kind="stable")[:n]  # stable on -score: ties to the lower position
+    return candidates[top], cand_scores[top]
 
 
 @dataclass(frozen=True, eq=False)

@@ -20,6 +20,7 @@ import time
 import numpy as np
 import torch
 
+from labmf import evaluate
 from labmf.validation import check_lr, check_memory, check_numpy_seed, check_scalar
 
 from . import _sgd
@@ -301,16 +302,11 @@ def top_n(scores, n, *, exclude=None, item_counts=None, min_item_ratings=1):
     """The ``n`` best of ``scores`` (shape (n_items,)), ties to the lower index, leaving out
     ``exclude`` and the items with fewer than ``min_item_ratings`` in ``item_counts``.
     Returns ``(items, scores)``, each of shape (<= n,)."""
-    n = check_scalar(n, "n", int, min_val=1)
     min_item_ratings = check_scalar(min_item_ratings, "min_item_ratings", int, min_val=0)
     allowed = np.ones(scores.shape[0], dtype=bool) if item_counts is None else item_counts >= min_item_ratings
     if exclude is not None:
         allowed[exclude] = False
-    candidates = np.flatnonzero(allowed)
-    cand_scores = scores[candidates]
-    # Stable sort on -score: ties go to the lower item index, so results are reproducible.
-    top = np.argsort(-cand_scores, kind="stable")[:n]
-    return candidates[top], cand_scores[top]
+    return evaluate.top_n(scores, n, allowed)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

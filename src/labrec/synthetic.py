@@ -29,6 +29,8 @@ import numpy as np
 from labmf.jit import compile_kernel
 from labmf.validation import check_memory, check_numpy_seed, check_scalar
 
+from ._kernels import splitmix64
+
 __all__ = ["synthetic_ratings", "SyntheticRatings", "NETFLIX_SHAPE", "NETFLIX_RATINGS"]
 
 #: (users, movies) of the Netflix Prize training set.
@@ -99,12 +101,8 @@ def _generate(counts, cdf, mu, bu, bi, P, Q, noise, test_fraction, seed, out_use
 
 
 def _next_uniform(x):
-    """Next splitmix64 state and a uniform double in [0, 1) from it."""
-    x += np.uint64(0x9E3779B97F4A7C15)
-    z = x
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
+    """Next :func:`~labrec._kernels.splitmix64` state and a uniform double in [0, 1) from it."""
+    x, z = splitmix64(x)
     return x, float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
