@@ -102,16 +102,18 @@ def _caller_level() -> int:
     return level
 
 
-def diverged(method: str, what: str, *, epoch: int, lr: float, lr_bias: float | None = None,
+def diverged(method: str, what: str, *, lr: float, epoch: int | None = None, lr_bias: float | None = None,
              try_lr: float | None = None) -> DivergenceError:
-    """The error for a run whose loss became ``what`` (NaN/inf) at ``epoch``: it names the epoch,
-    the learning rate(s) and a rate ten times smaller (than ``try_lr``, default ``lr``) to try."""
+    """The one divergence message: ``method``, ``what`` happened (``"the loss became nan"``), the
+    epoch when known, the learning rate(s) and a rate ten times smaller (than ``try_lr``,
+    default ``lr``) to try."""
+    when = "" if epoch is None else f" at epoch {epoch}"
     rates = f"lr={lr:g}" if lr_bias is None else f"lr={lr:g}, lr_bias={lr_bias:g}"
-    return DivergenceError(f"{method} diverged: the loss became {what} at epoch {epoch} with {rates}; "
+    return DivergenceError(f"{method} diverged: {what}{when} with {rates}; "
                            f"lower lr (try lr={(lr if try_lr is None else try_lr) / 10:g})")
 
 
 def check_finite_loss(loss: float, epoch: int, lr: float, method: str) -> None:
     """Raise :func:`diverged`'s :class:`DivergenceError` if ``loss`` is NaN or infinite."""
     if not math.isfinite(loss):
-        raise diverged(method, str(loss), epoch=epoch, lr=lr)
+        raise diverged(method, f"the loss became {loss}", epoch=epoch, lr=lr)

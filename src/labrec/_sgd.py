@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from labmf.convergence import DivergenceError
+from labmf.convergence import diverged
 from labmf.metrics import rmse
 
 from . import _kernels
@@ -203,7 +203,6 @@ def train_blocked(u, i, r, counts, hp: dict, rng, held_out, raw):
 
 
 def _sgd_blocked(blocked: Blocked, r, counts, hp: dict, rng, held_out, pool):
-    num_epochs = hp["num_epochs"]
     mu, bu, bi, P, Q = initial_parameters(r, counts, hp["rank"], hp["init_std"], rng, np.float32)
     # Internal rows: each bin's users (items) contiguous, so a block's rows form one slab.
     P_int, Q_int = np.empty_like(P), np.empty_like(Q)
@@ -213,18 +212,12 @@ def _sgd_blocked(blocked: Blocked, r, counts, hp: dict, rng, held_out, pool):
     plan = plan_strata(blocked, hp["n_jobs"])
     if held_out is not None:
         held_out = (blocked.new_user[held_out[0]], blocked.new_item[held_out[1]], held_out[2])
-    clip = (float(r.min()), float(r.max())) if hp["clip"] else None
-    train_rmse, eval_rmse = np.empty(num_epochs), None if held_out is None else np.empty(num_epochs)
-    steps = [hp["lr"], hp["reg"], hp["lr_bias"], hp["reg_bias"]]
-    for epoch in range(num_epochs):
-        sse = blocked_epoch(blocked, plan, rng.permutation(blocked.n_bins), params, steps, pool)
-        _check_epoch(sse, epoch, steps[0], steps[2], hp["lr"])
-        train_rmse[epoch] = math.sqrt(sse / r.size)
-        if held_out is not None:
-            eval_rmse[epoch] = rmse(held_out[2], torch.from_numpy(predict_clipped(params, *held_out[:2], clip)))
-        steps[0] *= hp["lr_decay"]
-        steps[2] *= hp["lr_decay"]
-    _check_factors(params, hp["lr"])
+
+    def sweep(epoch, lr, lr_bias):
+        steps = (lr, hp["reg"], lr_bias, hp["reg_bias"])
+        return blocked_epoch(blocked, plan, rng.permutation(blocked.n_bins), params, steps, pool)
+
+    train_rmse, eval_rmse = _epochs(sweep, params, r, hp, held_out)
     mu, bu, bi, P_int, Q_int = params
     return (mu, bu[blocked.new_user], bi[blocked.new_item], P_int[blocked.new_user],
             Q_int[blocked.new_item]), train_rmse, eval_rmse
@@ -232,13 +225,13 @@ def _sgd_blocked(blocked: Blocked, r, counts, hp: dict, rng, held_out, pool):
 
 def _check_epoch(sse: float, epoch: int, lr: float, lr_bias: float, lr0: float) -> None:
     if not math.isfinite(sse):
-        raise DivergenceError(f"BiasedMF diverged: the training loss became {sse} in epoch {epoch + 1} "
-                              f"with lr={lr:g}, lr_bias={lr_bias:g}; lower lr (try lr={lr0 / 10:g})")
+        raise diverged("BiasedMF", f"the training loss became {sse}", epoch=epoch + 1, lr=lr, lr_bias=lr_bias,
+                       try_lr=lr0)
 
 
 def _check_factors(params, lr0: float) -> None:
     if not (np.isfinite(params[3]).all() and np.isfinite(params[4]).all()):
-        raise DivergenceError(f"BiasedMF diverged: the factors overflowed with lr={lr0:g}; lower lr")
+        raise diverged("BiasedMF", "the factors overflowed", lr=lr0)
 
 
 def initial_parameters(rating, counts, rank: int, init_std: float, rng, dtype=np.float64):
@@ -254,33 +247,42 @@ def initial_parameters(rating, counts, rank: int, init_std: float, rng, dtype=np
             P, Q)
 
 
+def _epochs(sweep, params, rating: np.ndarray, hp: dict, held_out):
+    """The epoch loop of both schedules: ``sweep(epoch, lr, lr_bias)`` runs one epoch in place on
+    ``params`` and returns its training SSE over ``rating``; both rates decay by ``lr_decay`` after
+    each epoch. Returns the per-epoch training and held-out RMSEs; raises on divergence."""
+    num_epochs = hp["num_epochs"]
+    train_rmse, eval_rmse = np.empty(num_epochs), None if held_out is None else np.empty(num_epochs)
+    clip = (float(rating.min()), float(rating.max())) if hp["clip"] else None
+    lr, lr_bias = hp["lr"], hp["lr_bias"]
+    for epoch in range(num_epochs):
+        sse = sweep(epoch, lr, lr_bias)
+        _check_epoch(sse, epoch, lr, lr_bias, hp["lr"])
+        train_rmse[epoch] = math.sqrt(sse / rating.size)
+        if held_out is not None:
+            eval_rmse[epoch] = rmse(held_out[2], torch.from_numpy(predict_clipped(params, *held_out[:2], clip)))
+        lr *= hp["lr_decay"]
+        lr_bias *= hp["lr_decay"]
+    _check_factors(params, hp["lr"])
+    return train_rmse, eval_rmse
+
+
 def train(params, data, hp: dict, rng, held_out):
     """Run the SGD epochs in place on ``params``; per-epoch training and held-out RMSEs."""
     mu, bu, bi, P, Q = params
     num_epochs = hp["num_epochs"]
-    train_rmse = np.empty(num_epochs)
-    eval_rmse = None if held_out is None else np.empty(num_epochs)
     # 32-bit indices when they fit: less memory traffic in the kernel (~7 % faster).
     index_dtype = np.int32 if max(data.user.size, data.n_users, data.n_items) < 2**31 else np.int64
     u, i = data.user.astype(index_dtype), data.item.astype(index_dtype)
     order = np.arange(u.size, dtype=index_dtype)
     # One 64-bit seed per epoch from the seeded Generator drives the compiled shuffle.
     epoch_seeds = rng.integers(0, 2**63, size=num_epochs, dtype=np.int64)
-    lr, lr_bias = hp["lr"], hp["lr_bias"]
-    for epoch in range(num_epochs):
+
+    def sweep(epoch, lr, lr_bias):
         _kernels.shuffle(order, epoch_seeds[epoch])
-        sse = _kernels.sgd_epoch(u, i, data.rating, order, mu, bu, bi, P, Q, lr, hp["reg"], lr_bias,
-                                 hp["reg_bias"])
-        _check_epoch(sse, epoch, lr, lr_bias, hp["lr"])
-        train_rmse[epoch] = math.sqrt(sse / u.size)
-        if held_out is not None:
-            eu, ei, er = held_out
-            clip = (float(data.rating.min()), float(data.rating.max())) if hp["clip"] else None
-            eval_rmse[epoch] = rmse(er, torch.from_numpy(predict_clipped(params, eu, ei, clip)))
-        lr *= hp["lr_decay"]
-        lr_bias *= hp["lr_decay"]
-    _check_factors(params, hp["lr"])
-    return train_rmse, eval_rmse
+        return _kernels.sgd_epoch(u, i, data.rating, order, mu, bu, bi, P, Q, lr, hp["reg"], lr_bias, hp["reg_bias"])
+
+    return _epochs(sweep, params, data.rating, hp, held_out)
 
 
 def predict_clipped(params, u: np.ndarray, i: np.ndarray, clip) -> np.ndarray:
