@@ -37,7 +37,7 @@ from ._base import (
     rating_array,
 )
 
-__all__ = ["BiasedMF", "TUNED", "top_n"]
+__all__ = ["BiasedMF", "TUNED", "check_params", "top_n"]
 
 #: A slower setting (more factors, stronger ``reg``, decaying steps), tuned on another split
 #: of the same ml-latest-small ratings as the defaults (so not a held-out figure): about 8x
@@ -145,23 +145,6 @@ class BiasedMF(RatingModel):
         self.n_jobs = n_jobs
         self.schedule = schedule
 
-    def _checked_params(self) -> dict:
-        return {
-            "rank": check_scalar(self.rank, "rank", int, min_val=1),
-            "reg": check_scalar(self.reg, "reg", float, min_val=0.0),
-            "lr": check_lr(self.lr),
-            "num_epochs": check_scalar(self.num_epochs, "num_epochs", int, min_val=1),
-            "reg_bias": check_scalar(self.reg_bias, "reg_bias", float, min_val=0.0),
-            "lr_bias": check_lr(self.lr_bias, "lr_bias"),
-            "lr_decay": check_scalar(self.lr_decay, "lr_decay", float, min_val=0.0, max_val=1.0,
-                                     include_boundaries="right"),
-            "init_std": check_scalar(self.init_std, "init_std", float, min_val=0.0),
-            "clip": check_bool(self.clip, "clip"),
-            "seed": check_numpy_seed(self.seed, allow_none=True),
-            "n_jobs": check_scalar(self.n_jobs, "n_jobs", int, min_val=1),
-            "schedule": _check_schedule(self.schedule, self.n_jobs),
-        }
-
     def fit(self, user_idx, item_idx=None, ratings=None, n_users=None, n_items=None, *, eval_set=None):
         """Learn biases and factors from a Ratings table, or from ``(user_idx[j], item_idx[j], ratings[j])``.
 
@@ -193,7 +176,7 @@ class BiasedMF(RatingModel):
             Before allocating, if the fit would need more memory than is available.
         """
         start = time.perf_counter()
-        hp = self._checked_params()
+        hp = check_params(**self.get_params())
         (user_idx, item_idx, ratings, n_users, n_items), ids = self._fit_input(user_idx, item_idx, ratings,
                                                                                 n_users, n_items)
         eval_set = self._eval_input(eval_set, ids)
@@ -296,6 +279,27 @@ class BiasedMF(RatingModel):
         exclude = self.seen(user) if check_bool(exclude_seen, "exclude_seen") else None
         return self._recommendations(*top_n(scores, n, exclude=exclude, item_counts=self.item_counts_,
                                             min_item_ratings=min_item_ratings))
+
+
+def check_params(**params) -> dict:
+    """:class:`BiasedMF`'s parameters checked and converted (those not given: its defaults); raises
+    naming the bad one. ``fit`` checks through it, and so does :func:`labrec.surprise.svd_params`."""
+    p = {name: q.default for name, q in BiasedMF._signature().items() if name != "self"} | params
+    return {
+        "rank": check_scalar(p["rank"], "rank", int, min_val=1),
+        "reg": check_scalar(p["reg"], "reg", float, min_val=0.0),
+        "lr": check_lr(p["lr"]),
+        "num_epochs": check_scalar(p["num_epochs"], "num_epochs", int, min_val=1),
+        "reg_bias": check_scalar(p["reg_bias"], "reg_bias", float, min_val=0.0),
+        "lr_bias": check_lr(p["lr_bias"], "lr_bias"),
+        "lr_decay": check_scalar(p["lr_decay"], "lr_decay", float, min_val=0.0, max_val=1.0,
+                                 include_boundaries="right"),
+        "init_std": check_scalar(p["init_std"], "init_std", float, min_val=0.0),
+        "clip": check_bool(p["clip"], "clip"),
+        "seed": check_numpy_seed(p["seed"], allow_none=True),
+        "n_jobs": check_scalar(p["n_jobs"], "n_jobs", int, min_val=1),
+        "schedule": _check_schedule(p["schedule"], p["n_jobs"]),
+    }
 
 
 def top_n(scores, n, *, exclude=None, item_counts=None, min_item_ratings=1):

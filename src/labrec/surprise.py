@@ -18,7 +18,8 @@ import time
 import numpy as np
 
 from ._base import RatingModel, check_fitted, check_pairs, check_triplets
-from .model_selection import _check_data, _check_pair
+from .model import check_params
+from .model_selection import check_data, check_pair
 from .tuning import GridResult, param_grid
 
 __all__ = ["SurpriseModel", "svd_params", "svd_grid_search"]
@@ -125,15 +126,13 @@ def svd_params(*, seed=None, **params) -> dict:
         ``n_factors``, ``n_epochs``, ``lr_all``, ``reg_all``, ``lr_bu``, ``lr_bi``,
         ``reg_bu``, ``reg_bi``, ``init_std_dev`` and, with a seed, ``random_state``.
     """
-    from .model import BiasedMF
-
     unknown = sorted(set(params) - set(_SVD_NAMES) - {"lr_decay", "clip", "n_jobs", "schedule"})
     if unknown:
         raise ValueError(f"svd_params got {unknown[0]!r}, which is not a BiasedMF parameter; "
                          f"give any of {sorted(_SVD_NAMES)}")
     if seed is not None and not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int or None for Surprise's random_state, got {seed!r}")
-    hp = BiasedMF(seed=seed, **params)._checked_params()  # BiasedMF's own checks and defaults
+    hp = check_params(seed=seed, **params)  # BiasedMF's own checks and defaults
     if hp["lr_decay"] != 1.0 or not hp["clip"]:
         raise ValueError(f"Surprise's SVD has no step decay and always clips: lr_decay must be 1 and clip True, "
                          f"got lr_decay={hp['lr_decay']}, clip={hp['clip']}")
@@ -202,8 +201,8 @@ def svd_grid_search(grid, ratings, fit_idx, val_idx, *, seed=None, name="Surpris
     if param_grid(svd_grid) != wanted:
         raise ValueError("grid must be a product of BiasedMF parameters that Surprise can cross (rank, reg, lr, "
                          "num_epochs, init_std as lists; lr_bias and reg_bias as single values)")
-    data = _check_data(ratings)
-    fit_idx, val_idx = _check_pair(fit_idx, val_idx, data.user.size, "tuning split")
+    data = check_data(ratings)
+    fit_idx, val_idx = check_pair(fit_idx, val_idx, data.user.size, "tuning split")
     rows = np.concatenate([fit_idx, val_idx])
     fit_r = data.rating[fit_idx]
     scale = rating_scale or (float(fit_r.min()), float(fit_r.max()))
