@@ -193,13 +193,18 @@ def rating_array(x, name: str, size: int) -> np.ndarray:
     return arr
 
 
-def check_pairs(user_idx, item_idx, prefix: str = "") -> tuple[np.ndarray, np.ndarray]:
-    """Two equally long int64 index arrays, or raise naming ``prefix + "user_idx"`` etc."""
+def check_pairs(user_idx, item_idx, prefix: str = "", n_users=None, n_items=None) -> tuple[np.ndarray, np.ndarray]:
+    """Two equally long int64 index arrays, or raise naming ``prefix + "user_idx"`` etc.; with
+    ``n_users`` / ``n_items``, every index must also lie below them (:func:`check_in_range`)."""
     u = index_array(user_idx, prefix + "user_idx")
     i = index_array(item_idx, prefix + "item_idx")
     if u.size != i.size:
         raise ValueError(f"{prefix}user_idx and {prefix}item_idx must have the same length, "
                          f"got {u.size} and {i.size}")
+    if n_users is not None:
+        check_in_range(u, n_users, prefix + "user_idx", "users")
+    if n_items is not None:
+        check_in_range(i, n_items, prefix + "item_idx", "items")
     return u, i
 
 

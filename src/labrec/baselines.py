@@ -25,7 +25,7 @@ from labmf.metrics import rmse
 from labmf.sparse import observed_triplets
 from labmf.validation import check_mask, check_matrix, check_scalar
 
-from ._base import RatingModel, check_bool, check_fitted, check_in_range, check_pairs, check_triplets
+from ._base import RatingModel, check_bool, check_fitted, check_pairs, check_triplets
 
 __all__ = ["GlobalMean", "ItemMean", "BiasBaseline", "BASELINES", "baseline_rmses"]
 
@@ -73,9 +73,7 @@ class _BiasModel(RatingModel):
         """
         check_fitted(self, "global_mean_")
         user_idx, item_idx, scalar = self._pairs(user_idx, item_idx)
-        u, i = check_pairs(user_idx, item_idx)
-        check_in_range(u, self.n_users_, "user_idx", "users")
-        check_in_range(i, self.n_items_, "item_idx", "items")
+        u, i = check_pairs(user_idx, item_idx, n_users=self.n_users_, n_items=self.n_items_)
         est = self.global_mean_ + self.item_bias_[i] + self.user_bias_[u]
         est = np.clip(est, *self.rating_range_) if self.clip_ else est
         return float(est[0]) if scalar else est

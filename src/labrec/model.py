@@ -30,7 +30,6 @@ from ._base import (
     _check_count,
     check_bool,
     check_fitted,
-    check_in_range,
     check_pairs,
     check_triplets,
     index_array,
@@ -227,9 +226,7 @@ class BiasedMF(RatingModel):
         """
         check_fitted(self, "user_factors_")
         user_idx, item_idx, scalar = self._pairs(user_idx, item_idx)
-        u, i = check_pairs(user_idx, item_idx)
-        check_in_range(u, self.n_users_, "user_idx", "users")
-        check_in_range(i, self.n_items_, "item_idx", "items")
+        u, i = check_pairs(user_idx, item_idx, n_users=self.n_users_, n_items=self.n_items_)
         params = (self.global_mean_, self.user_bias_, self.item_bias_, self.user_factors_, self.item_factors_)
         out = _sgd.predict_clipped(params, u, i, self.rating_range_ if self.clip_ else None)
         return float(out[0]) if scalar else out
@@ -324,9 +321,7 @@ def _check_eval_set(eval_set, n_users: int, n_items: int):
     if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 3:
         raise ValueError("eval_set must be a (user_idx, item_idx, ratings) triple, "
                          f"got {type(eval_set).__name__} of length {len(eval_set)}")
-    u, i = check_pairs(eval_set[0], eval_set[1], prefix="eval_set ")
-    check_in_range(u, n_users, "eval_set user_idx", "users")
-    check_in_range(i, n_items, "eval_set item_idx", "items")
+    u, i = check_pairs(eval_set[0], eval_set[1], "eval_set ", n_users, n_items)
     return u, i, torch.from_numpy(rating_array(eval_set[2], "eval_set ratings", u.size))
 
 
