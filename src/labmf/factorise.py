@@ -175,26 +175,36 @@ def factorise_gd(
         M = torch.sparse_coo_tensor(A.indices(), ones, tuple(A.shape), check_invariants=False).to_dense()
         A = A.to_dense()
     masked = M is not None and not bool(M.bool().all())
-    M = torch.ones_like(A) if M is None else M
-    factors = [U, V]
+    gd = _DenseGD(A, torch.ones_like(A) if M is None else M, U, V, lr)
+    losses, elapsed = train(gd.run, gd.loss, at_start=True, chunk=1, method="gd", lr=lr, num_epochs=num_epochs,
+                            callback=callback, progress=progress)
+    return result(gd.U, gd.V, losses, elapsed, dtype=A.dtype, method="gd", lr=lr, num_epochs=num_epochs, seed=seed,
+                  info={"masked": masked})
 
-    def epochs(todo, out):
-        U, V = factors
+
+class _DenseGD:
+    """The course's dense update, its factors ``U``, ``V`` as state that :func:`labmf._fit.train`
+    advances (``run``) and scores (``loss``)."""
+
+    def __init__(self, A, M, U, V, lr):
+        self.A, self.M, self.U, self.V, self.lr = A, M, U, V, lr
+
+    def run(self, todo: int, out) -> int:
+        """``todo`` epochs; ``out[k]`` the loss at the start of each. Stops after a NaN/inf loss."""
+        A, M, lr = self.A, self.M, self.lr
         for k in range(todo):
+            U, V = self.U, self.V
             E = (A - U @ V.T) * M
             # The SSE of the residual we already hold is the loss at the start of the epoch.
             out[k] = float(torch.linalg.vector_norm(E, dtype=torch.float64)) ** 2
             if not math.isfinite(out[k]):
                 return k + 1
-            U = U + lr * (E @ V)
-            V = V + lr * (E.T @ U)
-            factors[:] = U, V
+            self.U = U + lr * (E @ V)
+            self.V = V + lr * (E.T @ self.U)
         return todo
 
-    losses, elapsed = train(epochs, lambda: reconstruction_sse(A, *factors, M), at_start=True, chunk=1,
-                             method="gd", lr=lr, num_epochs=num_epochs, callback=callback, progress=progress)
-    return result(*factors, losses, elapsed, dtype=A.dtype, method="gd", lr=lr, num_epochs=num_epochs, seed=seed,
-                  info={"masked": masked})
+    def loss(self) -> float:
+        return reconstruction_sse(self.A, self.U, self.V, self.M)
 
 
 # ------------------------------------------------------------- autograd route
