@@ -1,6 +1,6 @@
 """labmf's BiasedMF against Surprise on the same cross-validation folds.
 
-Every model is scored by :func:`labmf.recsys.cross_validate` on one set of
+Every model is scored by :func:`labrec.cross_validate` on one set of
 5 folds of the embedded ml-latest-small (100,004 ratings; folds from
 ``kfold_indices(n, 5, seed=0)``), so all models train and test on exactly the
 same rows. Baseline for the ratios: **Surprise SVD with its default settings**

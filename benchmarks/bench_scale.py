@@ -1,6 +1,6 @@
 """How cost grows with the data: BiasedMF and sparse GD on Netflix-shaped ratings, 1 and 2 threads.
 
-Data: :func:`labmf.data.synthetic.synthetic_ratings` (planted rank ``PLANTED_RANK``,
+Data: :func:`labrec.synthetic_ratings` (planted rank ``PLANTED_RANK``,
 noise 0.5, 1 % held out), shaped like the Netflix Prize set scaled down: users in
 proportion to the ratings (480,189 at 10^8), items to their square root (17,770 at 10^8).
 

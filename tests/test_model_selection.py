@@ -1,4 +1,4 @@
-"""labmf.recsys tuning: tuning splits, grids, nested cross-validation, DataFrames, Surprise's GridSearchCV."""
+"""labrec tuning: tuning splits, grids, nested cross-validation, DataFrames, Surprise's GridSearchCV."""
 
 from __future__ import annotations
 

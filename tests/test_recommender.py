@@ -1,4 +1,4 @@
-"""labmf.recsys: BiasedMF accuracy against the baselines, reproducibility, recommend, cross-validation."""
+"""labrec: BiasedMF accuracy against the baselines, reproducibility, recommend, cross-validation."""
 
 from __future__ import annotations
 

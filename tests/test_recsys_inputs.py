@@ -1,4 +1,4 @@
-"""labmf.recsys: every bad input gets a clear error naming the parameter, before any work."""
+"""labrec: every bad input gets a clear error naming the parameter, before any work."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 A rating matrix is judged on ratings the model never saw. :func:`holdout_split`
 divides the observed entries of a mask into disjoint training and test masks,
 deterministically given ``seed``, so a printed held-out RMSE is the same on every run.
-(k-fold splits of a list of ratings are :func:`labmf.recsys.kfold_indices`.)
+(k-fold splits of a list of ratings are :func:`labrec.kfold_indices`.)
 :func:`fit_with_heldout` records the held-out RMSE while training,
 :func:`fit_early_stopped` also keeps the factors of the epoch that was best on a
 validation mask, :func:`lr_sweep` tries learning rates (:func:`best_lr_trial` picks

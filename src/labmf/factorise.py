@@ -59,7 +59,7 @@ def factorise_sgd(
 
     The loop is :func:`labmf.kernels.sgd_epochs`, compiled with numba and
     equal in float64 to the readable :func:`labmf.lab.sgd_factorise` (bit for bit up
-    to rank 4, to rounding beyond) and three orders of magnitude faster (``make bench``).
+    to rank 4, to rounding beyond); ``make bench`` measures the difference in speed.
     Only the observed entries are visited, so a sparse ``A`` (e.g. 100k ratings in a
     1000 x 10000 layout) costs time in proportion to its ratings.
 
@@ -137,9 +137,8 @@ def factorise_gd(
       entries, ``E`` held as its nonzeros; arithmetic in float64, factors returned
       in ``A``'s dtype. Same trajectory as dense up to rounding (summation order,
       and float64 instead of float32), at a cost proportional to the number of
-      observed entries: several times faster than the dense loop on the 9%-observed
-      1000 x 671 MovieLens layout, slower on a half-observed matrix
-      (``benchmarks/bench_sparse_gd.py``).
+      observed entries rather than of cells (``benchmarks/bench_sparse_gd.py`` compares
+      the two).
 
     Parameters are those of :func:`factorise_sgd`, plus ``sparse``; the default
     ``lr=1e-5`` is the course's, chosen for its 1000 x 10000 ratings matrix.
@@ -152,8 +151,8 @@ def factorise_gd(
         path, densifying a sparse ``A`` and its stored-entry mask first.
     n_jobs : int, default 1
         Threads for the sparse path (rows, then columns, split between them;
-        same factors as one thread, the SSE summed in another order). About 1.8x
-        faster on two cores from a few million entries; the dense path ignores it.
+        same factors as one thread, the SSE summed in another order; ``make bench``
+        measures the gain). The dense path ignores it.
 
     Returns
     -------

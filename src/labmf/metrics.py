@@ -7,7 +7,7 @@ unrated cell never counts as a rating of zero.
 
 ``prediction`` may be a :class:`~labmf.FactorisationResult` (its ``U @ V.T`` is
 used): ``rmse(A, result, mask)``. Unobserved entries may hold NaN (missing); a NaN
-the mask observes is refused. CPU tensors only (:func:`labmf._validation.check_device`).
+the mask observes is refused. CPU tensors only (:func:`labmf.validation.check_device`).
 """
 
 from __future__ import annotations

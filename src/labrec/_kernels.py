@@ -1,13 +1,13 @@
-"""numba-compiled inner loops of :class:`labmf.recsys.BiasedMF` (private).
+"""numba-compiled inner loops of :class:`labrec.BiasedMF` (private).
 
 One :func:`sgd_epoch` call runs one epoch of Funk-style per-rating SGD on the
 biased model ``r_ui ~ mu + b_u + b_i + p_u . q_i`` over the ratings in the order
 given; :func:`sgd_blocks` runs the same update over blocks of the blocked
 schedule (float32; driven by :mod:`._sgd`).
 
-Speed: the loops are compiled with the ``reassoc``/``contract``/``nsz``/``arcp``
+The loops are compiled with the ``reassoc``/``contract``/``nsz``/``arcp``
 fast-math flags, which let LLVM vectorise the dot product and the two row
-updates (about 3x faster at 50 factors than strict IEEE order). ``nnan``/``ninf``
+updates. ``nnan``/``ninf``
 are left out on purpose: with them LLVM may assume the loss is finite and the
 caller could no longer detect divergence. Results are deterministic for a given
 machine and build, but not bit-identical to a plain Python loop (the sums are

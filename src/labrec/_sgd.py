@@ -1,4 +1,4 @@
-"""The SGD training loops of :class:`labmf.recsys.BiasedMF` (private).
+"""The SGD training loops of :class:`labrec.BiasedMF` (private).
 
 Two schedules over the same per-rating update (:mod:`._kernels`):
 
@@ -14,10 +14,10 @@ Two schedules over the same per-rating update (:mod:`._kernels`):
   strata each epoch, each block in a fixed order grouped by user, which keeps a
   user's row in L1 across their ratings in the block while the block's item rows
   (about :data:`BLOCK_BYTES`) stay in L2. Factors are float32, indices int32, and
-  each bin's users (items) are renumbered to be contiguous. With this the cost per
-  rating stays nearly flat from 10^5 to 10^8 ratings; a shuffle within each block
-  was twice as slow at 10^8 (its user rows no longer fit in cache) for the same
-  accuracy (``benchmarks/bench_scale.py``, notebook 07).
+  each bin's users (items) are renumbered to be contiguous, so the cost per rating
+  barely grows with the number of ratings; a shuffle within each block loses that
+  (its user rows no longer fit in cache). ``benchmarks/bench_scale.py`` and
+  notebook 07 measure both.
 
 Python threads rather than numba's ``parallel=True``: they need no threading
 layer, are not capped by ``NUMBA_NUM_THREADS=1`` (which the Makefile exports for
@@ -271,7 +271,7 @@ def train(params, data, hp: dict, rng, held_out):
     """Run the SGD epochs in place on ``params``; per-epoch training and held-out RMSEs."""
     mu, bu, bi, P, Q = params
     num_epochs = hp["num_epochs"]
-    # 32-bit indices when they fit: less memory traffic in the kernel (~7 % faster).
+    # 32-bit indices when they fit: less memory traffic in the kernel.
     index_dtype = np.int32 if max(data.user.size, data.n_users, data.n_items) < 2**31 else np.int64
     u, i = data.user.astype(index_dtype), data.item.astype(index_dtype)
     order = np.arange(u.size, dtype=index_dtype)

@@ -9,7 +9,7 @@ All three predict ``mu + b_u + b_i`` (users x items, like every recsys model):
   literature, Koren 2010; Surprise's ``BaselineOnly`` with ALS).
 
 They take the same ``fit(ratings_table)`` or ``fit(user_idx, item_idx, ratings,
-n_users, n_items)`` / ``predict(user_ids, item_ids)`` as :class:`~labmf.recsys.BiasedMF`,
+n_users, n_items)`` / ``predict(user_ids, item_ids)`` as :class:`~labrec.BiasedMF`,
 so ``cross_validate(lambda: GlobalMean(), data, 5)`` works. For the lab's dense
 *movies x users* matrix (notebook 04) :func:`baseline_rmses` converts the masks.
 """

@@ -7,7 +7,7 @@ rating of user ``u`` for item ``i`` as::
 
 with ``mu`` the mean training rating, ``b_u`` / ``b_i`` user and item biases and
 ``p_u``, ``q_i`` rows of rank-``rank`` factor matrices (users x items, like every
-model in :mod:`labmf.recsys`), fitted by minimising the squared error over the
+model in :mod:`labrec`), fitted by minimising the squared error over the
 observed ratings plus an L2 penalty applied per rating, as in Surprise's ``SVD``::
 
     sum_(u,i) (r_ui - r^_ui)^2 + reg * (|p_u|^2 + |q_i|^2) + reg_bias * (b_u^2 + b_i^2)
@@ -39,8 +39,8 @@ from ._base import (
 __all__ = ["BiasedMF", "TUNED", "check_params", "top_n"]
 
 #: A slower setting (more factors, stronger ``reg``, decaying steps), tuned on another split
-#: of the same ml-latest-small ratings as the defaults (so not a held-out figure): about 8x
-#: the default's fit time. Notebook 06 re-tunes both libraries on held-out data instead.
+#: of the same ml-latest-small ratings as the defaults (so not a held-out figure); it takes
+#: several times the default's fit time. Notebook 06 re-tunes both libraries on held-out data instead.
 TUNED = {"rank": 200, "reg": 0.08, "lr": 0.02, "lr_decay": 0.97, "num_epochs": 40,
          "init_std": 0.01, "lr_bias": 0.002, "reg_bias": 0.02}
 
@@ -86,8 +86,8 @@ class BiasedMF(RatingModel):
         FPSGD/libmf schedule: the ratings are cut into a grid of user-bin x item-bin
         blocks, blocks sharing no user or item are swept in parallel, the blocks in a
         fresh random order of strata each epoch, each block grouped by user, in float32
-        with int32 indices. From about a million ratings it is several times faster
-        per thread (the factor rows a block touches stay in cache) and gives the same
+        with int32 indices. The factor rows a block touches stay in cache (README,
+        "Scale", and ``make bench-scale`` give the times); it gives the same
         result for every ``n_jobs``, but not the same numbers as ``"shuffle"``
         (another order, float32). ``"auto"``: ``"shuffle"`` when
         ``n_jobs == 1``, else ``"blocked"``.

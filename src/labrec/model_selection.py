@@ -3,7 +3,7 @@
 :func:`cross_validate` scores every model on the same folds (an int ``k`` makes
 ``kfold_indices(n, k, seed=seed)``; explicit folds can be shared between calls),
 so models are compared on exactly the same train/test rows.
-Tuned runs (:func:`labmf.recsys.tuning.nested_cross_validate`) return the same
+Tuned runs (:func:`labrec.tuning.nested_cross_validate`) return the same
 :class:`CVResult`, with each fold's search attached. Results are pandas DataFrames
 through ``to_frame()`` and :func:`summary_frame`.
 """

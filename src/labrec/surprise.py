@@ -4,7 +4,7 @@ Surprise (``scikit-surprise``, an optional dependency: ``pip install 'labmf[benc
 is imported when a model is fitted, not when this module is.
 
 * :class:`SurpriseModel` wraps any Surprise algorithm, so it is scored on labmf's folds.
-* :func:`svd_params` translates a :class:`~labmf.recsys.BiasedMF` setting into the
+* :func:`svd_params` translates a :class:`~labrec.BiasedMF` setting into the
   keyword arguments of Surprise's ``SVD`` (the same model and update rule).
 * :func:`svd_grid_search` runs Surprise's own ``GridSearchCV`` over a grid written in
   BiasedMF's names, on a given tuning split, so both libraries can be tuned on the
@@ -164,7 +164,7 @@ def svd_grid_search(grid, ratings, fit_idx, val_idx, *, seed=None, name="Surpris
     Parameters
     ----------
     grid : dict of lists or list of dicts
-        Candidate settings in BiasedMF's names (see :func:`labmf.recsys.tuning.param_grid`),
+        Candidate settings in BiasedMF's names (see :func:`labrec.tuning.param_grid`),
         e.g. ``{"rank": [50, 100], "reg": [0.02, 0.05]}``; each is translated by
         :func:`svd_params`.
     ratings : Ratings or (user_idx, item_idx, ratings)

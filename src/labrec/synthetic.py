@@ -4,7 +4,7 @@ The Netflix Prize set has 100,480,507 ratings by 480,189 users of 17,770 movies,
 with heavy tails on both sides: a few movies have over 10^5 ratings while the
 median movie has a few hundred, and most users rated under 200 movies (mean
 about 209, median about 96). :func:`synthetic_ratings` draws ratings with that
-shape (users x items, as in :mod:`labmf.recsys`) from a planted biased low-rank
+shape (users x items, as in :mod:`labrec`) from a planted biased low-rank
 model::
 
     r_ui = clip(mu + b_u + b_i + p_u . q_i + noise_ui, 1, 5),   noise_ui ~ N(0, noise^2)
@@ -15,8 +15,8 @@ measures it on the held-out ratings). Activity and popularity are log-normal
 (``user_spread``, ``item_spread`` are the standard deviations of their logs); each
 user's items are distinct, drawn in proportion to popularity.
 
-Cost: one compiled pass, about 40 ns and 12 bytes (int32 user, int32 item,
-float32 rating) per rating; 10^8 ratings take a few seconds and 1.2 GB.
+Cost: one compiled pass and 12 bytes (int32 user, int32 item, float32 rating) per
+rating: 1.2 GB for 10^8 ratings (``make bench-scale`` times it).
 """
 
 from __future__ import annotations

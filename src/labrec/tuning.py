@@ -193,7 +193,7 @@ def nested_cross_validate(make_model: Callable[..., object], grid, ratings, fold
         ``search(data, fit_idx, val_idx)`` returning a :class:`GridResult` whose
         ``best_params`` feed ``make_model``; default :func:`grid_search` with
         ``make_model`` and ``grid`` (``data`` is the checked triplets). Use it to tune with
-        another library's own search, e.g. :func:`labmf.recsys.surprise.svd_grid_search`.
+        another library's own search, e.g. :func:`labrec.surprise.svd_grid_search`.
     warm_up : bool, default True
         Compile labmf's numba kernels before the clock starts.
 

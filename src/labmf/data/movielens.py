@@ -129,7 +129,7 @@ def load_movielens(name: str = "small", *, path=None) -> Ratings:
     if path is not None and (canonical == "small" or not str(path).lower().endswith(".zip")):
         what = "'small' is embedded" if canonical == "small" else f"expected {canonical}.zip"
         raise ValueError(f"path is for the downloadable GroupLens zips ({what}), got {str(path)!r}. For a "
-                         "ratings CSV or DataFrame of your own: labmf.data.load_ratings(path, user=..., item=..., "
+                         "ratings CSV or DataFrame of your own: labrec.load_ratings(path, user=..., item=..., "
                          "rating=...)")
     if canonical == "small":
         return _load_embedded()

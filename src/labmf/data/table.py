@@ -122,7 +122,7 @@ class IdMap:
 class Ratings(TitleLookup):
     """A table of explicit ratings with raw ids (one row per rating), users x items.
 
-    Build one with :func:`labmf.data.load_ratings` (a CSV, a DataFrame or rows) or
+    Build one with :func:`labrec.load_ratings` (a CSV, a DataFrame or rows) or
     :func:`labmf.data.load_movielens`; ``model.fit(ratings)`` remembers its ids.
 
     Attributes
