@@ -74,10 +74,6 @@ class FactorisationResult:
         col = check_scalar(col, f"col (of a {m} x {n} reconstruction)", int, min_val=0, max_val=n - 1)
         return float(self.U[row] @ self.V[col])
 
-    def __iter__(self):
-        # Lets ``U, V = result`` work like the handout's tuple return.
-        return iter((self.U, self.V))
-
     def __repr__(self) -> str:
         m, n = self.U.shape[0], self.V.shape[0]
         parts = [f"method={self.method!r}", f"shape=({m}, {n})", f"rank={self.rank}"]

@@ -1,7 +1,7 @@
 """labrec: a rating recommender built on labmf (biased matrix factorisation, baselines, model selection).
 
-Every model is *users x items* (rows users, columns items; the lab's Q4 layout,
-``labmf.data.LabLayout``, is the transpose) and has the same interface::
+Every model is *users x items* (the orientation convention, stated once in
+:mod:`labmf.data`) and has the same interface::
 
     model.fit(ratings)                                                   # a Ratings table of ids
     model.fit(user_idx, item_idx, ratings, n_users=None, n_items=None)  # -> model

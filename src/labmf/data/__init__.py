@@ -1,10 +1,12 @@
 """Data: the lab's small matrices, MovieLens, Question 4's layout, the course's files.
 
-Orientation: the lab layout (:class:`LabLayout`, notebook 04, the course's
-``ratings.pt``) is **movies x users**; a :class:`Ratings` table (raw ids, from
-:func:`load_movielens`) is one row per rating, and read as a matrix it is **users x
-items** (what the recommender, ``labrec``, fits). Titles are looked up the same way on
-both (``title``, ``find_title``, ``search_titles``).
+Orientation (the one convention for rating matrices): the lab layout
+(:class:`LabLayout`, notebook 04, the course's ``ratings.pt``) is **movies x users**,
+rows movies and columns users, as the course has it; a :class:`Ratings` table (raw
+ids, from :func:`load_movielens` or ``labrec.load_ratings``) is one row per rating,
+and read as a matrix it is **users x items**, rows users, as the recommender
+(``labrec``) and Surprise have it: one is the other's transpose. Titles are looked up
+the same way on both (``title``, ``find_title``, ``search_titles``).
 """
 
 from .course import (
