@@ -1,6 +1,6 @@
 """The one fit loop and the steps every factorisation shares (private).
 
-:func:`train` runs the epochs of any iterative method, records and checks each
+:func:`run_epochs` runs the epochs of any iterative method, records and checks each
 loss, calls the callback and shows progress; :func:`check_args` and
 :func:`start` validate the common arguments and draw the starting factors;
 :func:`triplet_fit` drives a compiled kernel of :mod:`labmf.kernels`.
@@ -88,7 +88,7 @@ def check_args(A, mask, rank, lr, num_epochs, callback, *, dense: str | None = N
     return A, M, rank, lr, check_num_epochs(num_epochs)
 
 
-def train(run, loss, *, num_epochs, at_start, chunk, lr, method, callback, progress):
+def run_epochs(run, loss, *, num_epochs, at_start, chunk, lr, method, callback, progress):
     """The one fit loop: run epochs in chunks, record and check every loss, report progress.
 
     ``run(todo, out)`` runs ``todo`` epochs, writes one loss per epoch into ``out``
@@ -166,7 +166,7 @@ def triplet_fit(kernel, A, M, U0, V0, *, at_start, method, lr, num_epochs, seed,
     V = V0.double().numpy().copy()
     extra = {} if n_jobs == 1 else {"plan": kernels.gd_plan(rows, U.shape[0], n_jobs)}
 
-    losses, elapsed = train(
+    losses, elapsed = run_epochs(
         lambda todo, out: kernel(rows, cols, vals, U, V, lr, todo, out, **extra),
         lambda: kernels.sse(rows, cols, vals, U, V),
         num_epochs=num_epochs, at_start=at_start, chunk=1 if callback is not None else CHUNK,

@@ -12,7 +12,7 @@ as the handout writes them, are in :mod:`labmf.lab`; the tests prove these equal
 Initialisation follows the handout: ``U`` then ``V`` drawn from the uniform
 distribution on [0, 1) with ``torch.rand``. With ``seed`` (or ``generator``) the
 draw is reproducible; with neither, torch's global generator is used, as in the
-handout. Every iterative method runs through one loop, :func:`labmf._fit.train`.
+handout. Every iterative method runs through one loop, :func:`labmf._fit.run_epochs`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 
 from . import kernels
-from ._fit import check_args, dense_only, result, start, train, triplet_fit
+from ._fit import check_args, dense_only, result, run_epochs, start, triplet_fit
 from .metrics import reconstruction_sse
 from .result import FactorisationResult
 from .validation import check_observed, check_rank, check_scalar
@@ -175,14 +175,14 @@ def factorise_gd(
         A = A.to_dense()
     masked = M is not None and not bool(M.bool().all())
     gd = _DenseGD(A, torch.ones_like(A) if M is None else M, U, V, lr)
-    losses, elapsed = train(gd.run, gd.loss, at_start=True, chunk=1, method="gd", lr=lr, num_epochs=num_epochs,
+    losses, elapsed = run_epochs(gd.run, gd.loss, at_start=True, chunk=1, method="gd", lr=lr, num_epochs=num_epochs,
                             callback=callback, progress=progress)
     return result(gd.U, gd.V, losses, elapsed, dtype=A.dtype, method="gd", lr=lr, num_epochs=num_epochs, seed=seed,
                   info={"masked": masked})
 
 
 class _DenseGD:
-    """The course's dense update, its factors ``U``, ``V`` as state that :func:`labmf._fit.train`
+    """The course's dense update, its factors ``U``, ``V`` as state that :func:`labmf._fit.run_epochs`
     advances (``run``) and scores (``loss``)."""
 
     def __init__(self, A, M, U, V, lr):
@@ -286,7 +286,7 @@ def factorise_autograd(
             opt.step()
         return todo
 
-    losses, elapsed = train(epochs, lambda: reconstruction_sse(A, U.detach(), V.detach(), M), at_start=True,
+    losses, elapsed = run_epochs(epochs, lambda: reconstruction_sse(A, U.detach(), V.detach(), M), at_start=True,
                              chunk=1, method=method, lr=lr, num_epochs=num_epochs, callback=callback,
                              progress=progress)
     return result(U.detach(), V.detach(), losses, elapsed, dtype=A.dtype, method=method, lr=lr,

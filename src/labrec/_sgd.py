@@ -2,9 +2,9 @@
 
 Two schedules over the same per-rating update (:mod:`._kernels`):
 
-* ``shuffle`` (:func:`train`): each epoch one sweep over all the ratings in a fresh
+* ``shuffle`` (:func:`run_shuffled`): each epoch one sweep over all the ratings in a fresh
   random order, float64, one thread: what BiasedMF has always done.
-* ``blocked`` (:func:`train_blocked`): FPSGD/libmf's schedule (Zhuang et al. 2013,
+* ``blocked`` (:func:`run_blocked`): FPSGD/libmf's schedule (Zhuang et al. 2013,
   Chin et al. 2015). Users and items are dealt into B bins each; the ratings are
   copied into the B x B grid of (user bin, item bin) blocks (counting sorts). The
   B blocks of a stratum, ``(a, (a + s) mod B)`` for ``a = 0..B-1``, share no user
@@ -40,7 +40,7 @@ from labmf.metrics import rmse
 from . import _kernels
 from ._base import check_triplets
 
-__all__ = ["initial_parameters", "train", "train_blocked", "rating_counts", "seen_items", "predict_clipped",
+__all__ = ["initial_parameters", "run_shuffled", "run_blocked", "rating_counts", "seen_items", "predict_clipped",
            "BLOCK_BYTES"]
 
 
@@ -188,7 +188,7 @@ def _each(pool, n_jobs: int, fn) -> list:
     return [fn(0)] + [f.result() for f in futures]
 
 
-def train_blocked(u, i, r, counts, hp: dict, rng, held_out, raw):
+def run_blocked(u, i, r, counts, hp: dict, rng, held_out, raw):
     """Blocked-schedule training: the parameters in the caller's user/item order (float32), the
     per-epoch training and held-out RMSEs, and each user's items (:func:`seen_items`)."""
     n_jobs = hp["n_jobs"]
@@ -267,7 +267,7 @@ def _epochs(sweep, params, rating: np.ndarray, hp: dict, held_out):
     return train_rmse, eval_rmse
 
 
-def train(params, data, hp: dict, rng, held_out):
+def run_shuffled(params, data, hp: dict, rng, held_out):
     """Run the SGD epochs in place on ``params``; per-epoch training and held-out RMSEs."""
     mu, bu, bi, P, Q = params
     num_epochs = hp["num_epochs"]

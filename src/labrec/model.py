@@ -189,12 +189,12 @@ class BiasedMF(RatingModel):
             data = check_triplets(u, i, r, n_users, n_items)
             counts = _sgd.rating_counts(data.user, data.item, n_users, n_items)
             params = _sgd.initial_parameters(data.rating, counts, hp["rank"], hp["init_std"], rng)
-            train_rmse, eval_rmse = _sgd.train(params, data, hp, rng, held_out)
+            train_rmse, eval_rmse = _sgd.run_shuffled(params, data, hp, rng, held_out)
             seen = data.item[data.by_user]
         else:
             counts = _sgd.rating_counts(u, i, n_users, n_items)
             raw = (user_idx, item_idx, ratings, n_users, n_items)
-            params, train_rmse, eval_rmse, seen = _sgd.train_blocked(u, i, r, counts, hp, rng, held_out, raw)
+            params, train_rmse, eval_rmse, seen = _sgd.run_blocked(u, i, r, counts, hp, rng, held_out, raw)
         self._store(params, counts, seen, (float(r.min()), float(r.max())), train_rmse, eval_rmse)
         self.clip_, self.schedule_ = hp["clip"], hp["schedule"]
         self.ids_ = ids
