@@ -15,7 +15,7 @@ import numpy as np
 from ..validation import check_scalar, pair_groups
 from .titles import TitleLookup, UnknownIdError
 
-__all__ = ["Ratings", "IdMap", "UnknownIdError", "id_column", "check_scale"]
+__all__ = ["Ratings", "IdMap", "UnknownIdError", "id_column", "check_scale", "first_outside"]
 
 
 def id_column(values, name: str) -> np.ndarray:
@@ -251,13 +251,17 @@ def check_scale(scale) -> tuple[float, float] | None:
     return low, check_scalar(high, "scale[1]", float, min_val=low, include_boundaries="neither")
 
 
+def first_outside(rating: np.ndarray, scale) -> int | None:
+    """Position of the first of ``rating`` outside ``scale`` = ``(low, high)`` (None: all inside)."""
+    bad = (rating < scale[0]) | (rating > scale[1])
+    return int(np.argmax(bad)) if bad.any() else None
+
+
 def _check_scale(scale, rating: np.ndarray):
     scale = check_scale(scale)
-    if scale is not None:
-        bad = (rating < scale[0]) | (rating > scale[1])
-        if bad.any():
-            k = int(np.argmax(bad))
-            raise ValueError(f"rating[{k}] = {rating[k]:g} is outside scale ({scale[0]:g}, {scale[1]:g})")
+    k = None if scale is None else first_outside(rating, scale)
+    if k is not None:
+        raise ValueError(f"rating[{k}] = {rating[k]:g} is outside scale ({scale[0]:g}, {scale[1]:g})")
     return scale
 
 
