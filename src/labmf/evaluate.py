@@ -22,7 +22,7 @@ import torch
 from .convergence import ConvergenceWarning, DivergenceError, still_improving, warn_if_still_falling
 from .metrics import rmse
 from .result import FactorisationResult
-from .validation import check_binary, check_lr, check_numpy_seed, check_scalar
+from .validation import check_binary, check_index, check_lr, check_numpy_seed, check_scalar
 
 __all__ = [
     "holdout_split",
@@ -266,7 +266,7 @@ def top_n_unrated(prediction, mask, col: int, n: int = 10) -> list[int]:
     if P.ndim != 2 or tuple(P.shape) != tuple(M.shape):
         raise ValueError(f"prediction and mask must be 2-D of the same shape, got {tuple(P.shape)} "
                          f"and {tuple(M.shape)}")
-    col = check_scalar(col, "col", int, min_val=0, max_val=P.shape[1] - 1)
+    col = check_index(col, "col", P.shape[1])
     rows, _ = top_n(P[:, col].double().numpy(), n, allowed=~M[:, col].bool().numpy())
     return [int(i) for i in rows]
 

@@ -30,6 +30,7 @@ __all__ = [
     "check_mask",
     "check_binary",
     "check_rank",
+    "check_index",
     "check_lr",
     "check_num_epochs",
     "make_generator",
@@ -259,6 +260,12 @@ def _bound(v) -> str:
 def check_rank(rank, A: torch.Tensor, name: str = "rank") -> int:
     """Return ``rank`` as an int in ``[1, min(m, n)]``, or raise."""
     return check_scalar(rank, name, int, min_val=1, max_val=min(A.shape))
+
+
+def check_index(i, name: str, n: int) -> int:
+    """Return ``i`` as a position in ``range(n)``, or raise naming ``name``. Negative positions
+    are refused rather than counted from the end: a negative row is almost always a bug."""
+    return check_scalar(i, name, int, min_val=0, max_val=n - 1)
 
 
 def check_lr(lr, name: str = "lr") -> float:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from labmf import evaluate
-from labmf.validation import check_lr, check_memory, check_numpy_seed, check_scalar
+from labmf.validation import check_index, check_lr, check_memory, check_numpy_seed, check_scalar
 
 from . import _sgd
 from ._base import (
@@ -237,14 +237,14 @@ class BiasedMF(RatingModel):
         Indices, not ids: for an id, ``model.scores(model.ids_.users.index(user_id))``.
         """
         check_fitted(self, "user_factors_")
-        user = check_scalar(user, "user", int, min_val=0, max_val=self.n_users_ - 1)
+        user = check_index(user, "user", self.n_users_)
         return (self.global_mean_ + self.user_bias_[user] + self.item_bias_
                 + self.item_factors_ @ self.user_factors_[user])
 
     def seen(self, user) -> np.ndarray:
         """Indices of the items the user at index ``user`` rated in training, sorted, shape (count,)."""
         check_fitted(self, "user_factors_")
-        user = check_scalar(user, "user", int, min_val=0, max_val=self.n_users_ - 1)
+        user = check_index(user, "user", self.n_users_)
         return self._seen_items[self._seen_indptr[user]:self._seen_indptr[user + 1]]
 
     def recommend(self, user, n=10, exclude_seen=True, *, min_item_ratings=1):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..validation import check_scalar
+from ..validation import check_index, check_scalar
 from .table import Ratings
 from .titles import TitleLookup
 
@@ -78,8 +78,8 @@ class LabLayout(TitleLookup):
     def is_rated(self, row: int, col: int) -> bool:
         """Whether user ``col`` rated movie ``row`` (a 0 entry is *unrated*)."""
         m, n = self.shape
-        row = check_scalar(row, "row", int, min_val=0, max_val=m - 1)
-        col = check_scalar(col, "col", int, min_val=0, max_val=n - 1)
+        row = check_index(row, "row", m)
+        col = check_index(col, "col", n)
         return bool(self.ratings[row, col] > 0)
 
     def __repr__(self) -> str:

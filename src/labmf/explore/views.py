@@ -10,7 +10,7 @@ import torch
 from ..data import LabLayout, lab_matrix, load_lab_layout
 from ..evaluate import top_n_unrated
 from ..factorise import factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
-from ..validation import check_lr, check_num_epochs, check_rank, check_scalar, check_seed
+from ..validation import check_index, check_lr, check_num_epochs, check_rank, check_seed
 from . import _parts as parts
 
 #: method key -> (label, default lr); the fits themselves are in :func:`fit`.
@@ -227,7 +227,7 @@ class RecommendationExplorer(parts.View):
         ``num_epochs``, ``seed`` (fits are cached: going back to earlier settings costs nothing)."""
         m, n = self.layout.shape
         row = self.row if movie is None else _movie_row(self.layout, movie)
-        col = self.user_col if user_col is None else check_scalar(user_col, "user_col", int, min_val=0, max_val=n - 1)
+        col = self.user_col if user_col is None else check_index(user_col, "user_col", n)
         s = _check_settings(replace(self.settings, method="gd", hidden=(), **changes), self.layout.ratings)
         self.settings, self.row, self.user_col = s, row, col
         A, M = self.layout.ratings, self.layout.mask
@@ -306,7 +306,7 @@ def explore_recommendations(layout: LabLayout | str = "movielens-small", *, movi
         layout = load_lab_layout(layout)
     if not isinstance(layout, LabLayout):
         raise TypeError(f"layout must be a LabLayout or a source name, got {type(layout).__name__}")
-    user_col = check_scalar(user_col, "user_col", int, min_val=0, max_val=layout.shape[1] - 1)
+    user_col = check_index(user_col, "user_col", layout.shape[1])
     return RecommendationExplorer(layout, Settings("gd", rank, lr, num_epochs, seed), _movie_row(layout, movie),
                                   user_col, threaded=threaded)
 
@@ -315,4 +315,4 @@ def _movie_row(layout: LabLayout, movie) -> int:
     """The row of ``movie``: a title (as :meth:`LabLayout.find_title` matches it) or a row number."""
     if isinstance(movie, str):
         return layout.find_title(movie)
-    return check_scalar(movie, "movie", int, min_val=0, max_val=layout.shape[0] - 1)
+    return check_index(movie, "movie", layout.shape[0])
