@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import labmf
+from labmf.convergence import still_improving
 from labmf.evaluate import (
     LrTrial,
     best_lr_trial,
@@ -19,7 +20,6 @@ from labmf.evaluate import (
     holdout_split,
     largest_stable_lr,
     lr_sweep,
-    still_improving,
     top_n_unrated,
 )
 from labrec.baselines import BiasBaseline, GlobalMean, ItemMean, baseline_rmses

@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .convergence import ConvergenceWarning, DivergenceError, still_improving, warn_if_still_falling
+from .convergence import ConvergenceWarning, DivergenceError, warn_if_still_falling
 from .metrics import rmse
 from .result import FactorisationResult
 from .validation import check_binary, check_index, check_lr, check_numpy_seed, check_scalar
@@ -36,7 +36,6 @@ __all__ = [
     "lr_sweep",
     "largest_stable_lr",
     "best_lr_trial",
-    "still_improving",
 ]
 
 
