@@ -28,7 +28,7 @@ import numpy as np
 
 H.setup()
 
-from labmf.data import data_dir, load_movielens  # noqa: E402 - after H.setup(), which pins the thread count
+from labmf.data import data_dir  # noqa: E402 - after H.setup(), which pins the thread count
 from labrec import (  # noqa: E402 - after H.setup(), as above
     TUNED,
     BiasedMF,
@@ -36,6 +36,7 @@ from labrec import (  # noqa: E402 - after H.setup(), as above
     SurpriseModel,
     cross_validate,
     kfold_indices,
+    load_movielens,
 )
 
 QUICK = H.quick()

@@ -218,8 +218,7 @@ def gd(rec: H.Recorder) -> None:
 
 
 def movielens(rec: H.Recorder) -> None:
-    from labmf.data import load_movielens
-    from labrec import BiasedMF, cross_validate, kfold_indices
+    from labrec import BiasedMF, cross_validate, kfold_indices, load_movielens
 
     data = load_movielens("small")
     folds = kfold_indices(len(data), 5, seed=0)

@@ -77,7 +77,7 @@ def test_beats_global_mean_and_bias_baselines(data, split):
 
 
 def test_beats_baselines_on_movielens_subset():
-    from labmf.data.movielens import load_movielens
+    from labrec import load_movielens
 
     data = load_movielens("small")
     u, i, nu, ni = data.indexed()
@@ -229,7 +229,7 @@ def test_cross_validate_result(data):
 
 
 def test_cross_validate_accepts_ratings_table():
-    from labmf.data.movielens import Ratings
+    from labrec import Ratings
 
     u, i, r, nu, ni = _synthetic(40, 30)
     table = Ratings(u + 100, i * 2 + 7, r.astype(np.float32), np.zeros(u.size, dtype=np.int64))

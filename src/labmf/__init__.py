@@ -35,7 +35,7 @@ Everything runs on the CPU; tensors on another device are refused with a clear e
 
 from . import lab
 from .convergence import ConvergenceWarning, DivergenceError, still_improving
-from .data import LabLayout, blog_matrix, lab_mask, lab_matrix, load_lab_layout, load_movielens
+from .data import LabLayout, blog_matrix, lab_mask, lab_matrix, load_lab_layout
 from .evaluate import fit_with_heldout, holdout_split, largest_stable_lr, lr_sweep
 from .factorise import OPTIMISERS, factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
 from .metrics import mae, mse, reconstruction_sse, rmse, sse
@@ -69,7 +69,6 @@ __all__ = [
     "blog_matrix",
     "LabLayout",
     "load_lab_layout",
-    "load_movielens",
     "from_triplets",
     "to_sparse",
     # evaluation

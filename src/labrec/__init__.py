@@ -15,13 +15,12 @@ shuffled and blocked schedules in ``_sgd``), ``baselines``, ``ensemble``,
 (:func:`nested_cross_validate`: settings chosen on a held-out part of each fold's
 training ratings; :func:`grid_search`, :func:`tuning_split`, :func:`param_grid`),
 ``surprise`` (an adapter for Surprise's algorithms, :func:`svd_params`,
-:func:`svd_grid_search`), ``ratings`` (:func:`load_ratings`: your own table) and
+:func:`svd_grid_search`), ``table`` (:class:`Ratings`, a table of raw ids, and
+:func:`load_movielens`), ``ratings`` (:func:`load_ratings`: your own table) and
 ``synthetic`` (:func:`synthetic_ratings`: Netflix-shaped ratings from a planted model).
 
 labrec uses labmf through its public names only; labmf never imports labrec.
 """
-
-from labmf.data import Ratings
 
 from .baselines import BASELINES, BiasBaseline, GlobalMean, ItemMean, baseline_rmses
 from .ensemble import Ensemble
@@ -30,6 +29,7 @@ from .model_selection import CVResult, cross_validate, kfold_indices, paired_dif
 from .ratings import load_ratings
 from .surprise import SurpriseModel, svd_grid_search, svd_params
 from .synthetic import NETFLIX_RATINGS, NETFLIX_SHAPE, SyntheticRatings, synthetic_ratings
+from .table import IdMap, Ratings, load_movielens
 from .tuning import GridResult, grid_search, nested_cross_validate, param_grid, tuning_split
 
 __version__ = "0.1.0"
@@ -57,7 +57,9 @@ __all__ = [
     "param_grid",
     "tuning_split",
     "Ratings",
+    "IdMap",
     "load_ratings",
+    "load_movielens",
     "synthetic_ratings",
     "SyntheticRatings",
     "NETFLIX_SHAPE",

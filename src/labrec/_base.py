@@ -1,6 +1,6 @@
 """What every recsys model shares: parameter introspection, ids and input checks (private).
 
-Ratings come as a :class:`labmf.data.Ratings` table of raw ids, or as three aligned
+Ratings come as a :class:`labrec.Ratings` table of raw ids, or as three aligned
 1-D arrays: rating ``ratings[j]`` was given by user ``user_idx[j]`` to item
 ``item_idx[j]``, with contiguous integer indices (``Ratings.indexed()`` gives them).
 A model fitted on a table keeps its id maps (``ids_``), so ``predict`` and
@@ -17,8 +17,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from labmf.data.table import IdMap, Ratings
 from labmf.validation import check_device, check_scalar, pair_groups
+
+from .table import IdMap, Ratings
 
 __all__ = ["RatingModel", "FittedIds", "Triplets", "index_array", "rating_array", "check_triplets", "check_pairs",
            "check_in_range", "check_bool", "check_fitted"]

@@ -116,7 +116,7 @@ class BiasedMF(RatingModel):
         The schedule used, ``"shuffle"`` or ``"blocked"``.
 
     ids_ : FittedIds or None
-        The user and item id maps (and titles) of the :class:`~labmf.data.Ratings`
+        The user and item id maps (and titles) of the :class:`~labrec.Ratings`
         table ``fit`` was given; None after a fit on index arrays. With them,
         :meth:`predict` and :meth:`recommend` take and give ids.
 
@@ -150,7 +150,7 @@ class BiasedMF(RatingModel):
         Parameters
         ----------
         user_idx : Ratings, or array-like of int, shape (nnz,)
-            A :class:`~labmf.data.Ratings` table (``load_ratings``, ``load_movielens``):
+            A :class:`~labrec.Ratings` table (``load_ratings``, ``load_movielens``):
             the model keeps its ids (``ids_``) and the other arguments stay unset. Or
             contiguous user indices (``Ratings.indexed()``).
         item_idx : array-like of int, shape (nnz,)

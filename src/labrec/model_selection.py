@@ -236,7 +236,7 @@ def cross_validate(model_factory: Callable[[], object], ratings, folds=5, *, see
         n_items)`` and ``predict(user_idx, item_idx)``, e.g. ``lambda: BiasedMF(seed=0)``,
         ``lambda: GlobalMean()`` or ``lambda: SurpriseModel("SVD", random_state=0)``.
     ratings : Ratings or (user_idx, item_idx, ratings)
-        All ratings, users x items; a :class:`labmf.data.Ratings` table is indexed with
+        All ratings, users x items; a :class:`labrec.Ratings` table is indexed with
         ``Ratings.indexed()``. Each (user, item) pair at most once.
     folds : int or sequence of (train_idx, test_idx), default 5
         An int ``k`` makes ``kfold_indices(len(ratings), k, seed=seed)``; or row positions

@@ -26,8 +26,9 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from labmf.data.table import Ratings, check_scale, first_outside, id_column
 from labmf.validation import pair_groups
+
+from .table import Ratings, check_scale, first_outside, id_column
 
 __all__ = ["load_ratings", "DUPLICATES"]
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..validation import check_scalar, pair_groups
-from .titles import TitleLookup, UnknownIdError
+from labmf.data.movielens import read_movielens
+from labmf.data.titles import TitleLookup, UnknownIdError
+from labmf.validation import check_scalar, pair_groups
 
-__all__ = ["Ratings", "IdMap", "UnknownIdError", "id_column", "check_scale", "first_outside"]
+__all__ = ["Ratings", "IdMap", "UnknownIdError", "load_movielens", "id_column", "check_scale", "first_outside"]
 
 
 def id_column(values, name: str) -> np.ndarray:
@@ -123,7 +124,7 @@ class Ratings(TitleLookup):
     """A table of explicit ratings with raw ids (one row per rating), users x items.
 
     Build one with :func:`labrec.load_ratings` (a CSV, a DataFrame or rows) or
-    :func:`labmf.data.load_movielens`; ``model.fit(ratings)`` remembers its ids.
+    :func:`load_movielens`; ``model.fit(ratings)`` remembers its ids.
 
     Attributes
     ----------
@@ -272,3 +273,9 @@ def _refuse_duplicates(user: np.ndarray, item: np.ndarray) -> None:
         raise ValueError(f"ratings has {k} duplicate (user, item) pair(s), first (user "
                          f"{_plain(user[a])!r}, item {_plain(item[a])!r}) at rows {a} and {b}; keep one "
                          "rating per pair (load_ratings(..., duplicates='last' or 'mean') does)")
+
+
+def load_movielens(name: str = "small", *, path=None) -> Ratings:
+    """A MovieLens data set as a :class:`Ratings` table: :func:`labmf.data.read_movielens`'s
+    rows (same ``name`` and ``path``), checked (one rating per pair) and with its id maps."""
+    return Ratings(*read_movielens(name, path=path))
