@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help venv install notebooks lint format test test-unit test-notebooks report bench bench-scale data clean distclean
+.PHONY: help venv install notebooks lint format test test-unit test-notebooks test-rounding report bench bench-scale data clean distclean
 
 help: ## List the targets
 	@echo "labmf — low-rank matrix factorisation lab. Targets:"
@@ -48,9 +48,27 @@ lint: $(STAMP) ## ruff over the code, tests, benchmarks and notebooks; lint-impo
 format: $(STAMP) ## Apply ruff's safe fixes (imports, whitespace)
 	$(VENV)/bin/ruff check --fix $(LINT_PATHS)
 
-test: lint ## Lint, unit tests and nbval regression of every notebook (what CI runs)
+test: lint ## Lint, unit tests, nbval of every notebook, and nbval again with inputs nudged (what CI runs)
 	@set +e; $(PY) -m pytest tests notebooks $(NBVAL_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treat as failure"; exit 1; fi; exit $$rc
+	@$(MAKE) --no-print-directory test-rounding
+
+# The rounding-sensitivity test (tests/nbval_perturb.py): nbval again, with every input the
+# notebooks load nudged one float32 ulp up, then down, against the same stored outputs. Another
+# CPU rounds differently; this shows on one machine which printed figures rounding could flip.
+# The log proves the nudge was in force in every notebook's kernel.
+test-rounding: $(STAMP) ## nbval with the notebooks' inputs nudged one float32 ulp up, then down
+	@set -e; for dir in up down; do \
+	  ipy=$$(mktemp -d); mkdir -p $$ipy/profile_default/startup; \
+	  cp tests/nbval_perturb.py $$ipy/profile_default/startup/00_nbval_perturb.py; \
+	  echo "test-rounding: every input nudged one float32 ulp $$dir"; \
+	  rc=0; LABMF_PERTURB=$$dir LABMF_PERTURB_LOG=$$ipy/patched.log IPYTHONDIR=$$ipy \
+	    $(PY) -m pytest notebooks $(NBVAL_ARGS) -q -p no:cacheprovider || rc=$$?; \
+	  kernels=$$(grep -c "^$$dir " $$ipy/patched.log 2>/dev/null || true); rm -rf $$ipy; \
+	  if [ $$rc -ne 0 ]; then echo "test-rounding: outputs changed with inputs nudged $$dir (above)"; exit 1; fi; \
+	  if [ "$$kernels" != "$(words $(NOTEBOOKS))" ]; then \
+	    echo "test-rounding: the nudge was in force in $${kernels:-0} of $(words $(NOTEBOOKS)) notebooks"; exit 1; fi; \
+	done
 
 test-unit: $(STAMP) ## Unit tests only (fast)
 	$(PY) -m pytest tests

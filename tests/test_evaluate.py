@@ -283,10 +283,12 @@ def test_notebook04_printed_q4_figures_match_a_recomputation():
     assert record["predicted"] == pytest.approx(float(res.U[row] @ res.V[col]), abs=5e-5 + 1e-5)
     assert record["user_rating"] is None and not layout.is_rated(row, col)
     spread = record["predicted_spread"]
-    assert spread["n_seeds"] == params["n_seeds"] and spread["min"] <= record["predicted"] <= spread["max"]
-    assert record["sse_spread"]["min"] <= record["observed_sse"] <= record["sse_spread"]["max"]
+    # The spread over starts is stored to 0.01 (predictions) and to the nearest 10 (SSEs).
+    assert spread["n_seeds"] == params["n_seeds"]
+    assert spread["min"] - 0.005 <= record["predicted"] <= spread["max"] + 0.005
+    assert record["sse_spread"]["min"] - 5 <= record["observed_sse"] <= record["sse_spread"]["max"] + 5
 
     res2 = labmf.factorise_gd(A, M, rank, lr=record["check_lr"], num_epochs=epochs, seed=seed)
     recomputed2 = _observed_sse(A, res2.U, res2.V, M)
     assert record["check_sse"] == pytest.approx(recomputed2, abs=0.05 + 1e-6 * recomputed2)
-    assert record["check_predicted"] == pytest.approx(float(res2.U[row] @ res2.V[col]), abs=5e-5 + 1e-5)
+    assert record["check_predicted"] == pytest.approx(float(res2.U[row] @ res2.V[col]), abs=5e-4 + 1e-5)  # 3 decimals

@@ -161,7 +161,8 @@ def lab_summary(s, label: str, out, optimum: float, n_observed: int) -> str:
             else f"{label}, rank {s.rank}, lr {s.lr:g}, {s.num_epochs} epochs, seed {s.seed}")
     if isinstance(out, Exception):
         return f"{what}: no fit ({type(out).__name__}: {out})"
-    line = f"{what}: SSE {out.loss:.6g} over {n_observed} observed entries; rank-{s.rank} SVD optimum {optimum:.6g}"
+    # four significant figures: the float32 SSE's later digits depend on the CPU's rounding
+    line = f"{what}: SSE {out.loss:.4g} over {n_observed} observed entries; rank-{s.rank} SVD optimum {optimum:.4g}"
     if s.method != "svd" and still_falling(out.losses):
         line += " (loss still falling: more epochs or a larger lr)"
     return line
