@@ -41,8 +41,9 @@ notebooks: $(STAMP) ## Execute every notebook in place (outputs stored, metadata
 
 LINT_PATHS := src tests benchmarks notebooks report scripts
 
-lint: $(STAMP) ## ruff over the code, tests, benchmarks and notebooks (configured in pyproject.toml)
+lint: $(STAMP) ## ruff over the code, tests, benchmarks and notebooks; lint-imports checks the layers (both in pyproject.toml)
 	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(STAMP) ## Apply ruff's safe fixes (imports, whitespace)
 	$(VENV)/bin/ruff check --fix $(LINT_PATHS)

@@ -35,7 +35,7 @@ from _baselines import handout_sgd  # noqa: E402 - after setup()
 
 import labmf  # noqa: E402 - after setup()
 from labmf import kernels  # noqa: E402 - after setup()
-from labmf.data import lab_layout, load_movielens  # noqa: E402 - after setup()
+from labmf.data import lab_layout, read_movielens  # noqa: E402 - after setup()
 from labmf.sparse import observed_triplets  # noqa: E402 - after setup()
 
 RANK = 5
@@ -81,7 +81,7 @@ def cold_start_seconds() -> tuple[float, float]:
 
 def per_entry(rec) -> None:
     """Updates/s of the kernel (Q4 layout and a dense block) and of the handout loop (dense block)."""
-    layout = lab_layout(load_movielens("small"))
+    layout = lab_layout(read_movielens("small"))
     rows, cols, vals = observed_triplets(layout.ratings, layout.mask)
     m, n = layout.shape
     nnz = len(vals)

@@ -1,6 +1,6 @@
 """labmf's BiasedMF against Surprise on the same cross-validation folds.
 
-Every model is scored by :func:`labmf.recsys.cross_validate` on one set of
+Every model is scored by :func:`labrec.cross_validate` on one set of
 5 folds of the embedded ml-latest-small (100,004 ratings; folds from
 ``kfold_indices(n, 5, seed=0)``), so all models train and test on exactly the
 same rows. Baseline for the ratios: **Surprise SVD with its default settings**
@@ -28,14 +28,15 @@ import numpy as np
 
 H.setup()
 
-from labmf.data import data_dir, load_movielens  # noqa: E402 - after H.setup(), which pins the thread count
-from labmf.recsys import (  # noqa: E402 - after H.setup(), as above
+from labmf.data import data_dir  # noqa: E402 - after H.setup(), which pins the thread count
+from labrec import (  # noqa: E402 - after H.setup(), as above
     TUNED,
     BiasedMF,
     Ensemble,
     SurpriseModel,
     cross_validate,
     kfold_indices,
+    load_movielens,
 )
 
 QUICK = H.quick()

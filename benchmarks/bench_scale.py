@@ -1,6 +1,6 @@
 """How cost grows with the data: BiasedMF and sparse GD on Netflix-shaped ratings, 1 and 2 threads.
 
-Data: :func:`labmf.data.synthetic.synthetic_ratings` (planted rank ``PLANTED_RANK``,
+Data: :func:`labrec.synthetic_ratings` (planted rank ``PLANTED_RANK``,
 noise 0.5, 1 % held out), shaped like the Netflix Prize set scaled down: users in
 proportion to the ratings (480,189 at 10^8), items to their square root (17,770 at 10^8).
 
@@ -64,8 +64,8 @@ def child(spec: dict) -> dict:
     """One point, in this (fresh) process."""
     import numpy as np
 
-    from labmf.data.synthetic import NETFLIX_RATINGS, NETFLIX_SHAPE, synthetic_ratings
-    from labmf.recsys import BiasedMF
+    from labrec import BiasedMF
+    from labrec.synthetic import NETFLIX_RATINGS, NETFLIX_SHAPE, synthetic_ratings
 
     n = spec["n"]
     nu, ni = NETFLIX_SHAPE if n == NETFLIX_RATINGS else shape(n)
@@ -131,7 +131,7 @@ def curve_points() -> list[dict]:
         if n in (10**5, 10**6, 10**7):  # the old path, for comparison (about 1 min at 10^7)
             specs.append(dict(kind="fit", n=n, schedule="shuffle", n_jobs=1))
     if SCALE:
-        from labmf.data.synthetic import NETFLIX_RATINGS
+        from labrec.synthetic import NETFLIX_RATINGS
 
         specs.append(dict(kind="fit", n=NETFLIX_RATINGS, schedule="blocked", n_jobs=2, case="netflix"))
     return specs
@@ -218,8 +218,7 @@ def gd(rec: H.Recorder) -> None:
 
 
 def movielens(rec: H.Recorder) -> None:
-    from labmf.data import load_movielens
-    from labmf.recsys import BiasedMF, cross_validate, kfold_indices
+    from labrec import BiasedMF, cross_validate, kfold_indices, load_movielens
 
     data = load_movielens("small")
     folds = kfold_indices(len(data), 5, seed=0)

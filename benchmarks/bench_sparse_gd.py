@@ -28,7 +28,7 @@ H.setup()  # one thread before labmf is imported
 # noqa reasons: these imports must follow H.setup() above.
 from _baselines import handout_gd  # noqa: E402 - after setup()
 
-from labmf.data import lab_layout, load_movielens  # noqa: E402 - after setup()
+from labmf.data import lab_layout, read_movielens  # noqa: E402 - after setup()
 from labmf.factorise import factorise_gd  # noqa: E402 - after setup()
 from labmf.sparse import from_triplets, to_sparse  # noqa: E402 - after setup()
 
@@ -49,7 +49,7 @@ def per_epoch(fn, epochs, repeat) -> H.Timing:
 def main() -> None:
     rec = H.Recorder("sparse_gd")
 
-    layout = lab_layout(load_movielens("small"))
+    layout = lab_layout(read_movielens("small"))
     A, M = layout.ratings, layout.mask  # float32, as the course's tensor
     As = to_sparse(A, M)
     m, n = layout.shape

@@ -14,7 +14,6 @@ import torch
 from labmf.data import (
     COURSE_SHAPE,
     LabLayout,
-    Ratings,
     check_course_ratings,
     course_layout,
     find_title,
@@ -22,11 +21,11 @@ from labmf.data import (
     load_course_ratings,
     load_course_titles,
     load_lab_layout,
-    load_movielens,
     normalise_title,
     read_movielens_zip,
 )
 from labmf.data import movielens as ml
+from labrec import Ratings, load_movielens
 
 FILES = Path(ml.__file__).parent / "files"
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import labmf
-from labmf._validation import check_device, check_matrix, check_observed
-from labmf.recsys import BiasedMF
+from labmf.validation import check_device, check_matrix, check_observed
+from labrec import BiasedMF
 
 META = "must be on the CPU, got a tensor on meta"
 
@@ -59,7 +59,7 @@ def test_check_device_message_and_docs():
         check_device(_meta(1), "X")
     x = torch.zeros(2)
     assert check_device(x, "x") is x and check_device([1, 2], "x") == [1, 2]
-    for doc in (labmf.__doc__, labmf._validation.__doc__, labmf.metrics.__doc__):
+    for doc in (labmf.__doc__, labmf.validation.__doc__, labmf.metrics.__doc__):
         assert "CPU" in doc
 
 

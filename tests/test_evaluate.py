@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import labmf
+from labmf.convergence import still_improving
 from labmf.evaluate import (
     LrTrial,
     best_lr_trial,
@@ -19,10 +20,9 @@ from labmf.evaluate import (
     holdout_split,
     largest_stable_lr,
     lr_sweep,
-    still_improving,
     top_n_unrated,
 )
-from labmf.recsys.baselines import BiasBaseline, GlobalMean, ItemMean, baseline_rmses
+from labrec.baselines import BiasBaseline, GlobalMean, ItemMean, baseline_rmses
 
 
 def _ratings(m=30, n=40, density=0.4, seed=0):

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 import labmf
-from labmf._explore_parts import Fits
-from labmf.explore import Settings, explore, explore_recommendations, fit
+from labmf.explore import Settings, explore, explore_recommendations
+from labmf.explore._parts import Fits
+from labmf.explore.views import fit
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 

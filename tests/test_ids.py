@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from labmf.data import LabLayout, Ratings, UnknownIdError, find_title, lab_layout, load_movielens, load_ratings
-from labmf.recsys import BiasedMF, Ensemble, GlobalMean, ItemMean, cross_validate
+from labmf.data import LabLayout, UnknownIdError, find_title, lab_layout
+from labrec import BiasedMF, Ensemble, GlobalMean, ItemMean, Ratings, cross_validate, load_movielens, load_ratings
 
 FAST = {"rank": 3, "num_epochs": 5, "seed": 0}
 

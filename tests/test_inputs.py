@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from labmf.data import Ratings, course_layout, data_dir, fetch, lab_layout, load_course_titles
+from labmf.convergence import still_improving
+from labmf.data import course_layout, data_dir, fetch, lab_layout, load_course_titles
 from labmf.data.download import ENV_VAR, RemoteFile
-from labmf.evaluate import fit_with_heldout, holdout_split, lr_sweep, still_improving, top_n_unrated
+from labmf.evaluate import fit_with_heldout, holdout_split, lr_sweep, top_n_unrated
 from labmf.metrics import mae, mse, rmse, sse
 from labmf.result import FactorisationResult
 from labmf.sparse import check_sparse_matrix, from_triplets
+from labrec import Ratings
 
 
 def _never_called(*args, **kwargs):

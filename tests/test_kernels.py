@@ -3,7 +3,7 @@
 The numba kernel does :func:`labmf.lab.sgd_factorise`'s float64 operations in its
 order without fastmath, so the tests demand bit equality (``torch.equal`` /
 ``np.array_equal``), not a tolerance. Also here: the kernels' argument checks
-and :mod:`labmf._jit`'s fallback when numba cannot write its cache.
+and :mod:`labmf.jit`'s fallback when numba cannot write its cache.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import labmf
-from labmf import _jit, kernels, lab
+from labmf import jit, kernels, lab
 from labmf.factorise import factorise_sgd
 from labmf.sparse import from_triplets, observed_triplets, to_sparse
 
@@ -198,7 +198,7 @@ def test_unwritable_cache_falls_back_to_memory(monkeypatch):
     # numba raises RuntimeError at decoration when no cache directory is writable;
     # compile_kernel must then compile in memory instead of failing the import,
     # warning once per process however many kernels it compiles.
-    real = _jit.numba.njit
+    real = jit.numba.njit
     asked = []
 
     def njit(*, cache=False, **kw):
@@ -207,13 +207,13 @@ def test_unwritable_cache_falls_back_to_memory(monkeypatch):
             raise RuntimeError("cannot cache function '_tiny': no locator available")
         return real(cache=False, **kw)
 
-    monkeypatch.setattr(_jit, "numba", types.SimpleNamespace(njit=njit))
-    monkeypatch.setattr(_jit, "_uncached", [])
+    monkeypatch.setattr(jit, "numba", types.SimpleNamespace(njit=njit))
+    monkeypatch.setattr(jit, "_uncached", [])
     with pytest.warns(RuntimeWarning, match="NUMBA_CACHE_DIR"):
-        fn = _jit.compile_kernel(_tiny)
+        fn = jit.compile_kernel(_tiny)
     assert fn(1) == 2 and asked == [True, False]
-    assert not _jit.all_cached()
+    assert not jit.all_cached()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a second uncached kernel must not warn again
-        assert _jit.compile_kernel(_tiny)(2) == 3
+        assert jit.compile_kernel(_tiny)(2) == 3
 

@@ -1,4 +1,4 @@
-"""labmf.recsys tuning: tuning splits, grids, nested cross-validation, DataFrames, Surprise's GridSearchCV."""
+"""labrec tuning: tuning splits, grids, nested cross-validation, DataFrames, Surprise's GridSearchCV."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labmf.recsys import (
+from labrec import (
     BiasedMF,
     CVResult,
     GlobalMean,

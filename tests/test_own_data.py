@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labmf.data import Ratings, load_ratings
+from labrec import Ratings, load_ratings
 
 
 def _csv(tmp_path, text: str, name: str = "r.csv"):
@@ -141,7 +141,7 @@ def test_ratings_table_checks_without_the_loader():
 
 
 def test_load_movielens_points_a_csv_to_load_ratings(tmp_path):
-    from labmf.data import load_movielens
+    from labrec import load_movielens
 
     for name in ("small", "100k"):
         with pytest.raises(ValueError, match=r"load_ratings\(path, user=\.\.\."):

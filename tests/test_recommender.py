@@ -1,11 +1,11 @@
-"""labmf.recsys: BiasedMF accuracy against the baselines, reproducibility, recommend, cross-validation."""
+"""labrec: BiasedMF accuracy against the baselines, reproducibility, recommend, cross-validation."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from labmf.recsys import (
+from labrec import (
     BiasBaseline,
     BiasedMF,
     CVResult,
@@ -77,7 +77,7 @@ def test_beats_global_mean_and_bias_baselines(data, split):
 
 
 def test_beats_baselines_on_movielens_subset():
-    from labmf.data.movielens import load_movielens
+    from labrec import load_movielens
 
     data = load_movielens("small")
     u, i, nu, ni = data.indexed()
@@ -229,7 +229,7 @@ def test_cross_validate_result(data):
 
 
 def test_cross_validate_accepts_ratings_table():
-    from labmf.data.movielens import Ratings
+    from labrec import Ratings
 
     u, i, r, nu, ni = _synthetic(40, 30)
     table = Ratings(u + 100, i * 2 + 7, r.astype(np.float32), np.zeros(u.size, dtype=np.int64))
@@ -292,7 +292,7 @@ def test_cross_validate_max_seconds_stops_early(data):
 
 
 def test_compiled_shuffle_is_a_uniform_permutation():
-    from labmf.recsys import _kernels as kernels
+    from labrec import _kernels as kernels
 
     order = np.arange(1000, dtype=np.int32)
     kernels.shuffle(order, 12345)
@@ -318,7 +318,7 @@ def test_cross_validate_makes_folds_from_an_int(data):
 
 def test_baselines_are_models_like_the_others(data):
     u, i, r, nu, ni = data
-    from labmf.recsys import ItemMean
+    from labrec import ItemMean
 
     for factory in (lambda: GlobalMean(), ItemMean, BiasBaseline):
         res = cross_validate(factory, (u, i, r), 3)

@@ -1,4 +1,4 @@
-"""labmf.recsys: every bad input gets a clear error naming the parameter, before any work."""
+"""labrec: every bad input gets a clear error naming the parameter, before any work."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from labmf import DivergenceError
-from labmf.recsys import (
+from labrec import (
     BiasBaseline,
     BiasedMF,
     Ensemble,

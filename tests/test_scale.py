@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from labmf import kernels
-from labmf._validation import check_memory
-from labmf.data.synthetic import synthetic_ratings
 from labmf.factorise import factorise_gd
-from labmf.recsys import BiasedMF
 from labmf.sparse import from_triplets
+from labmf.validation import check_memory
+from labrec import BiasedMF
+from labrec.synthetic import synthetic_ratings
 
 pytest.importorskip("numba")
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import labmf
-from labmf._validation import check_scalar, pair_groups
+from labmf.validation import check_scalar, pair_groups
 
 ALGOS = {
     "sgd": labmf.factorise_sgd,

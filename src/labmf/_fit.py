@@ -1,6 +1,6 @@
 """The one fit loop and the steps every factorisation shares (private).
 
-:func:`train` runs the epochs of any iterative method, records and checks each
+:func:`run_epochs` runs the epochs of any iterative method, records and checks each
 loss, calls the callback and shows progress; :func:`check_args` and
 :func:`start` validate the common arguments and draw the starting factors;
 :func:`triplet_fit` drives a compiled kernel of :mod:`labmf.kernels`.
@@ -8,32 +8,25 @@ loss, calls the callback and shows progress; :func:`check_args` and
 
 from __future__ import annotations
 
-import sys
 import time
-import warnings
 
 import numpy as np
 import torch
 
 from . import kernels
 from . import sparse as _sparse
-from ._validation import (
-    ConvergenceWarning,
+from .convergence import check_finite_loss, warn_if_still_falling
+from .result import FactorisationResult
+from .validation import (
     check_callback,
-    check_finite_loss,
     check_lr,
     check_num_epochs,
     check_observed,
     check_rank,
-    check_scalar,
     make_generator,
 )
-from .result import FactorisationResult
 
 CHUNK = 50  # epochs per compiled-kernel call between progress/callback reports
-#: A fit warns when its last tenth of epochs still lowered the loss by more than this fraction
-#: (of the final loss, as :func:`still_improving` measures it).
-STILL_FALLING = 0.01
 
 
 def check_input(A, mask):
@@ -95,7 +88,7 @@ def check_args(A, mask, rank, lr, num_epochs, callback, *, dense: str | None = N
     return A, M, rank, lr, check_num_epochs(num_epochs)
 
 
-def train(run, loss, *, num_epochs, at_start, chunk, lr, method, callback, progress):
+def run_epochs(run, loss, *, num_epochs, at_start, chunk, lr, method, callback, progress):
     """The one fit loop: run epochs in chunks, record and check every loss, report progress.
 
     ``run(todo, out)`` runs ``todo`` epochs, writes one loss per epoch into ``out``
@@ -107,8 +100,8 @@ def train(run, loss, *, num_epochs, at_start, chunk, lr, method, callback, progr
     is the loss after ``k`` epochs, and ``callback(k, losses[k])`` hears of every
     ``k >= 1`` in order.
 
-    Warns :class:`~labmf.ConvergenceWarning` when the last tenth of the epochs still
-    lowered the loss by more than :data:`STILL_FALLING` (1 %).
+    Warns :class:`~labmf.ConvergenceWarning` when :func:`labmf.convergence.still_falling`
+    says the run stopped too early.
 
     Returns
     -------
@@ -156,49 +149,6 @@ def train(run, loss, *, num_epochs, at_start, chunk, lr, method, callback, progr
     return losses, elapsed
 
 
-def still_improving(losses, window: int = 100, rtol: float = 0.01) -> bool:
-    """Whether the loss fell by more than ``rtol`` (relative) over the last ``window`` epochs.
-
-    ``True`` means training stopped before converging (the learning rate is too small
-    for the number of epochs).
-    """
-    losses = np.asarray(losses, dtype=np.float64)
-    if losses.ndim != 1 or losses.size < 2:
-        raise ValueError(f"losses must be 1-D with at least 2 entries, got shape {losses.shape}")
-    window = min(check_scalar(window, "window", int, min_val=1), losses.size - 1)
-    rtol = check_scalar(rtol, "rtol", float, min_val=0.0)
-    before, after = losses[-1 - window], losses[-1]
-    return bool(before - after > rtol * abs(after))
-
-
-def warn_if_still_falling(losses, method: str, lr: float) -> None:
-    """Warn (:class:`~labmf.ConvergenceWarning`) if the loss fell materially over the last tenth of the run."""
-    num_epochs = len(losses) - 1
-    if num_epochs < 10:  # too short a run to judge
-        return
-    window = num_epochs // 10
-    before, after = float(losses[-1 - window]), float(losses[-1])
-    # A loss a million times below its start is converged for any purpose, however fast it still falls.
-    negligible = after <= 1e-6 * float(losses[0])
-    if still_improving(losses, window, STILL_FALLING) and not negligible:
-        warnings.warn(
-            f"{method} stopped while its loss was still falling: {(before - after) / before:.2%} lower over the "
-            f"last {window} of {num_epochs} epochs (SSE {after:.6g}). Run more epochs (num_epochs) or raise lr "
-            f"(now {lr:g}); labmf.largest_stable_lr(labmf.lr_sweep(...)) finds the largest stable rate on a grid.",
-            ConvergenceWarning,
-            stacklevel=_caller_level(),
-        )
-
-
-def _caller_level() -> int:
-    """The ``stacklevel`` that points a warning at the first frame outside labmf (the user's call)."""
-    package = __file__.rsplit("/", 1)[0]
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
 def result(U, V, losses, elapsed, *, dtype, method, lr, num_epochs, seed, info=None):
     U, V = (torch.as_tensor(T).to(dtype) for T in (U, V))
     return FactorisationResult(
@@ -216,7 +166,7 @@ def triplet_fit(kernel, A, M, U0, V0, *, at_start, method, lr, num_epochs, seed,
     V = V0.double().numpy().copy()
     extra = {} if n_jobs == 1 else {"plan": kernels.gd_plan(rows, U.shape[0], n_jobs)}
 
-    losses, elapsed = train(
+    losses, elapsed = run_epochs(
         lambda todo, out: kernel(rows, cols, vals, U, V, lr, todo, out, **extra),
         lambda: kernels.sse(rows, cols, vals, U, V),
         num_epochs=num_epochs, at_start=at_start, chunk=1 if callback is not None else CHUNK,

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._jit import FMA_ONLY, MAX_UNROLLED_RANK, compile_kernel, compile_unrolled
+from .jit import FMA_ONLY, MAX_UNROLLED_RANK, compile_kernel, compile_unrolled
 
 __all__ = ["gd_parallel"]
 

@@ -3,7 +3,7 @@
 A rating matrix is judged on ratings the model never saw. :func:`holdout_split`
 divides the observed entries of a mask into disjoint training and test masks,
 deterministically given ``seed``, so a printed held-out RMSE is the same on every run.
-(k-fold splits of a list of ratings are :func:`labmf.recsys.kfold_indices`.)
+(k-fold splits of a list of ratings are :func:`labrec.kfold_indices`.)
 :func:`fit_with_heldout` records the held-out RMSE while training,
 :func:`fit_early_stopped` also keeps the factors of the epoch that was best on a
 validation mask, :func:`lr_sweep` tries learning rates (:func:`best_lr_trial` picks
@@ -19,10 +19,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ._fit import still_improving, warn_if_still_falling
-from ._validation import ConvergenceWarning, DivergenceError, check_binary, check_lr, check_numpy_seed, check_scalar
+from .convergence import ConvergenceWarning, DivergenceError, warn_if_still_falling
 from .metrics import rmse
 from .result import FactorisationResult
+from .validation import check_binary, check_index, check_lr, check_numpy_seed, check_scalar
 
 __all__ = [
     "holdout_split",
@@ -31,11 +31,11 @@ __all__ = [
     "EarlyStopped",
     "HeldoutHistory",
     "top_n_unrated",
+    "top_n",
     "LrTrial",
     "lr_sweep",
     "largest_stable_lr",
     "best_lr_trial",
-    "still_improving",
 ]
 
 
@@ -265,12 +265,24 @@ def top_n_unrated(prediction, mask, col: int, n: int = 10) -> list[int]:
     if P.ndim != 2 or tuple(P.shape) != tuple(M.shape):
         raise ValueError(f"prediction and mask must be 2-D of the same shape, got {tuple(P.shape)} "
                          f"and {tuple(M.shape)}")
-    col = check_scalar(col, "col", int, min_val=0, max_val=P.shape[1] - 1)
+    col = check_index(col, "col", P.shape[1])
+    rows, _ = top_n(P[:, col].double().numpy(), n, allowed=~M[:, col].bool().numpy())
+    return [int(i) for i in rows]
+
+
+def top_n(scores, n: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` highest of ``scores`` (shape (k,)) among the ``allowed`` positions (bool, shape (k,);
+    None: all), best first; equal scores keep increasing position, so results are reproducible.
+
+    Returns ``(positions, scores)``, each of shape (<= n,). The one top-N rule: :func:`top_n_unrated`
+    here and ``labrec``'s ``recommend`` both rank through it.
+    """
     n = check_scalar(n, "n", int, min_val=1)
-    unrated = (~M[:, col].bool()).nonzero().flatten()
-    scores = P[unrated, col].double()
-    order = torch.sort(scores, descending=True, stable=True).indices[:n]
-    return [int(i) for i in unrated[order]]
+    scores = np.asarray(scores)
+    candidates = np.arange(scores.shape[0]) if allowed is None else np.flatnonzero(allowed)
+    cand_scores = scores[candidates]
+    top = np.argsort(-cand_scores, kind="stable")[:n]  # stable on -score: ties to the lower position
+    return candidates[top], cand_scores[top]
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,7 +12,7 @@ as the handout writes them, are in :mod:`labmf.lab`; the tests prove these equal
 Initialisation follows the handout: ``U`` then ``V`` drawn from the uniform
 distribution on [0, 1) with ``torch.rand``. With ``seed`` (or ``generator``) the
 draw is reproducible; with neither, torch's global generator is used, as in the
-handout. Every iterative method runs through one loop, :func:`labmf._fit.train`.
+handout. Every iterative method runs through one loop, :func:`labmf._fit.run_epochs`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from typing import Callable
 import torch
 
 from . import kernels
-from ._fit import check_args, dense_only, result, start, train, triplet_fit
-from ._validation import check_observed, check_rank, check_scalar
+from ._fit import check_args, dense_only, result, run_epochs, start, triplet_fit
 from .metrics import reconstruction_sse
 from .result import FactorisationResult
+from .validation import check_observed, check_rank, check_scalar
 
 __all__ = ["factorise_sgd", "factorise_gd", "factorise_autograd", "factorise_svd", "OPTIMISERS"]
 
@@ -59,7 +59,7 @@ def factorise_sgd(
 
     The loop is :func:`labmf.kernels.sgd_epochs`, compiled with numba and
     equal in float64 to the readable :func:`labmf.lab.sgd_factorise` (bit for bit up
-    to rank 4, to rounding beyond) and three orders of magnitude faster (``make bench``).
+    to rank 4, to rounding beyond); ``make bench`` measures the difference in speed.
     Only the observed entries are visited, so a sparse ``A`` (e.g. 100k ratings in a
     1000 x 10000 layout) costs time in proportion to its ratings.
 
@@ -137,9 +137,8 @@ def factorise_gd(
       entries, ``E`` held as its nonzeros; arithmetic in float64, factors returned
       in ``A``'s dtype. Same trajectory as dense up to rounding (summation order,
       and float64 instead of float32), at a cost proportional to the number of
-      observed entries: several times faster than the dense loop on the 9%-observed
-      1000 x 671 MovieLens layout, slower on a half-observed matrix
-      (``benchmarks/bench_sparse_gd.py``).
+      observed entries rather than of cells (``benchmarks/bench_sparse_gd.py`` compares
+      the two).
 
     Parameters are those of :func:`factorise_sgd`, plus ``sparse``; the default
     ``lr=1e-5`` is the course's, chosen for its 1000 x 10000 ratings matrix.
@@ -152,8 +151,8 @@ def factorise_gd(
         path, densifying a sparse ``A`` and its stored-entry mask first.
     n_jobs : int, default 1
         Threads for the sparse path (rows, then columns, split between them;
-        same factors as one thread, the SSE summed in another order). About 1.8x
-        faster on two cores from a few million entries; the dense path ignores it.
+        same factors as one thread, the SSE summed in another order; ``make bench``
+        measures the gain). The dense path ignores it.
 
     Returns
     -------
@@ -175,26 +174,36 @@ def factorise_gd(
         M = torch.sparse_coo_tensor(A.indices(), ones, tuple(A.shape), check_invariants=False).to_dense()
         A = A.to_dense()
     masked = M is not None and not bool(M.bool().all())
-    M = torch.ones_like(A) if M is None else M
-    factors = [U, V]
+    gd = _DenseGD(A, torch.ones_like(A) if M is None else M, U, V, lr)
+    losses, elapsed = run_epochs(gd.run, gd.loss, at_start=True, chunk=1, method="gd", lr=lr, num_epochs=num_epochs,
+                            callback=callback, progress=progress)
+    return result(gd.U, gd.V, losses, elapsed, dtype=A.dtype, method="gd", lr=lr, num_epochs=num_epochs, seed=seed,
+                  info={"masked": masked})
 
-    def epochs(todo, out):
-        U, V = factors
+
+class _DenseGD:
+    """The course's dense update, its factors ``U``, ``V`` as state that :func:`labmf._fit.run_epochs`
+    advances (``run``) and scores (``loss``)."""
+
+    def __init__(self, A, M, U, V, lr):
+        self.A, self.M, self.U, self.V, self.lr = A, M, U, V, lr
+
+    def run(self, todo: int, out) -> int:
+        """``todo`` epochs; ``out[k]`` the loss at the start of each. Stops after a NaN/inf loss."""
+        A, M, lr = self.A, self.M, self.lr
         for k in range(todo):
+            U, V = self.U, self.V
             E = (A - U @ V.T) * M
             # The SSE of the residual we already hold is the loss at the start of the epoch.
             out[k] = float(torch.linalg.vector_norm(E, dtype=torch.float64)) ** 2
             if not math.isfinite(out[k]):
                 return k + 1
-            U = U + lr * (E @ V)
-            V = V + lr * (E.T @ U)
-            factors[:] = U, V
+            self.U = U + lr * (E @ V)
+            self.V = V + lr * (E.T @ self.U)
         return todo
 
-    losses, elapsed = train(epochs, lambda: reconstruction_sse(A, *factors, M), at_start=True, chunk=1,
-                             method="gd", lr=lr, num_epochs=num_epochs, callback=callback, progress=progress)
-    return result(*factors, losses, elapsed, dtype=A.dtype, method="gd", lr=lr, num_epochs=num_epochs, seed=seed,
-                  info={"masked": masked})
+    def loss(self) -> float:
+        return reconstruction_sse(self.A, self.U, self.V, self.M)
 
 
 # ------------------------------------------------------------- autograd route
@@ -277,7 +286,7 @@ def factorise_autograd(
             opt.step()
         return todo
 
-    losses, elapsed = train(epochs, lambda: reconstruction_sse(A, U.detach(), V.detach(), M), at_start=True,
+    losses, elapsed = run_epochs(epochs, lambda: reconstruction_sse(A, U.detach(), V.detach(), M), at_start=True,
                              chunk=1, method=method, lr=lr, num_epochs=num_epochs, callback=callback,
                              progress=progress)
     return result(U.detach(), V.detach(), losses, elapsed, dtype=A.dtype, method=method, lr=lr,

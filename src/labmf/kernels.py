@@ -20,8 +20,8 @@ neither reassociate the sums nor fuse a multiply and an add into an FMA.
 
 The full-batch GD kernels follow the course's update but sum in another order
 than the dense torch code, so they match it to rounding only; they may
-therefore fuse multiply-adds (``fastmath={"contract"}``: ~20% faster, no
-reassociation, NaN/inf semantics kept). Results are deterministic on a machine.
+therefore fuse multiply-adds (``fastmath={"contract"}``: no reassociation,
+NaN/inf semantics kept). Results are deterministic on a machine.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from ._jit import FMA_ONLY, MAX_UNROLLED_RANK, compile_kernel, compile_unrolled
+from .jit import FMA_ONLY, MAX_UNROLLED_RANK, compile_kernel, compile_unrolled
 
 __all__ = ["sgd_epochs", "gd_epochs", "sse", "check_kernel_arrays", "MAX_UNROLLED_RANK", "gd_plan"]
 
@@ -143,15 +143,15 @@ def _gd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses):
 # ------------------------------------------------- rank-specialised kernels
 #
 # With the rank known when the code is written, the U row, the V row (and for
-# GD the per-row sums of E @ V) live in registers instead of memory: a GD epoch
-# at rank 5 takes half the time, an SGD epoch ~20% less (no store-then-reload of
-# the row just updated). numba cannot specialise on a runtime value, so the
-# sources below are generated per rank on first use. Each performs exactly the
-# generic kernel's float operations in the same order, so it is bit-identical to
-# it (for GD a row's U update is applied when its last entry has been read
-# instead of after the whole sweep; no other row reads it, but the entries must
-# be grouped by row, as row-major triplets always are). The fields in braces are
-# expanded per rank by labmf._jit.compile_unrolled.
+# GD the per-row sums of E @ V) live in registers instead of memory (no
+# store-then-reload of the row just updated; benchmarks/bench_kernel.py times it).
+# numba cannot specialise on a runtime value, so the sources below are generated
+# per rank on first use. Each performs exactly the generic kernel's float
+# operations in the same order, so it is bit-identical to it (for GD a row's U
+# update is applied when its last entry has been read instead of after the whole
+# sweep; no other row reads it, but the entries must be grouped by row, as
+# row-major triplets always are). The fields in braces are expanded per rank by
+# labmf.jit.compile_unrolled.
 
 _SGD_TEMPLATE = """
 def _sgd_epochs_rank{R}(rows, cols, vals, U, V, lr, num_epochs, losses):
@@ -284,8 +284,8 @@ def sgd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses, *, specialise: bo
 
     Bit-identical to it up to rank 4; from rank 5 torch's ``sum`` in lab.py adds
     the dot product in another order, so they agree to rounding (~1e-15). Up to
-    :data:`MAX_UNROLLED_RANK` a rank-specialised variant runs (~20% faster,
-    bit-identical to the generic loop; ``specialise=False`` forces the generic one).
+    :data:`MAX_UNROLLED_RANK` a rank-specialised variant runs (bit-identical to the
+    generic loop; ``specialise=False`` forces the generic one; ``make bench`` times both).
     """
     num_epochs = check_kernel_arrays(rows, cols, vals, U, V, num_epochs, losses)
     kernel = _sgd_kernel(U.shape[1]) if specialise else _sgd_compiled

@@ -7,15 +7,15 @@ unrated cell never counts as a rating of zero.
 
 ``prediction`` may be a :class:`~labmf.FactorisationResult` (its ``U @ V.T`` is
 used): ``rmse(A, result, mask)``. Unobserved entries may hold NaN (missing); a NaN
-the mask observes is refused. CPU tensors only (:func:`labmf._validation.check_device`).
+the mask observes is refused. CPU tensors only (:func:`labmf.validation.check_device`).
 """
 
 from __future__ import annotations
 
 import torch
 
-from ._validation import check_binary, check_device
 from .result import FactorisationResult
+from .validation import check_binary, check_device
 
 __all__ = ["sse", "mse", "rmse", "mae", "reconstruction_sse"]
 

@@ -15,8 +15,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from ._validation import check_scalar
 from .result import FactorisationResult
+from .validation import check_scalar
 
 __all__ = ["plot_loss_curves", "plot_seed_spread", "loss_label"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._validation import check_scalar
+from .validation import check_index
 
 __all__ = ["FactorisationResult"]
 
@@ -64,19 +64,12 @@ class FactorisationResult:
         return float(self.losses[-1])
 
     def predict(self, row: int, col: int) -> float:
-        """Predicted value of entry ``(row, col)`` of the ``(m, n)`` reconstruction.
-
-        Negative indices are refused rather than counted from the end, as a
-        negative row is almost always a bug, not a request for the last row.
-        """
+        """Predicted value of entry ``(row, col)`` of the ``(m, n)`` reconstruction (negative
+        indices refused: :func:`labmf.validation.check_index`)."""
         m, n = self.U.shape[0], self.V.shape[0]
-        row = check_scalar(row, f"row (of a {m} x {n} reconstruction)", int, min_val=0, max_val=m - 1)
-        col = check_scalar(col, f"col (of a {m} x {n} reconstruction)", int, min_val=0, max_val=n - 1)
+        row = check_index(row, f"row (of a {m} x {n} reconstruction)", m)
+        col = check_index(col, f"col (of a {m} x {n} reconstruction)", n)
         return float(self.U[row] @ self.V[col])
-
-    def __iter__(self):
-        # Lets ``U, V = result`` work like the handout's tuple return.
-        return iter((self.U, self.V))
 
     def __repr__(self) -> str:
         m, n = self.U.shape[0], self.V.shape[0]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._validation import check_device, check_observed, check_scalar, pair_groups
+from .validation import check_device, check_observed, check_scalar, pair_groups
 
 __all__ = ["is_sparse", "check_sparse_matrix", "from_triplets", "to_sparse", "sparse_triplets",
            "observed_triplets"]

@@ -1,9 +1,12 @@
-"""Data: your own ratings, the lab's small matrices, MovieLens, the course's files.
+"""Data: the lab's small matrices, MovieLens, Question 4's layout, the course's files.
 
-Orientation: the lab layout (:class:`LabLayout`, notebook 04) is movies x users;
-:class:`Ratings` tables (raw integer or string ids, from :func:`load_ratings` or
-:func:`load_movielens`) feed the recommender, which is users x items. Titles are
-looked up the same way on both (``title``, ``find_title``, ``search_titles``).
+Orientation (the one convention for rating matrices): the lab layout
+(:class:`LabLayout`, notebook 04, the course's ``ratings.pt``) is **movies x users**,
+rows movies and columns users, as the course has it; a table of ratings (raw ids, one
+entry per rating: :func:`read_movielens`'s rows, ``labrec``'s ``Ratings``) read as a
+matrix is **users x items**, rows users, as the recommender (``labrec``) and Surprise
+have it: one is the other's transpose. Titles are looked up
+the same way on both (``title``, ``find_title``, ``search_titles``).
 """
 
 from .course import (
@@ -17,18 +20,14 @@ from .course import (
 from .download import REGISTRY, DownloadError, RemoteFile, UnknownHashError, data_dir, fetch
 from .lab import blog_matrix, lab_mask, lab_matrix
 from .layout import LabLayout, lab_layout
-from .movielens import load_movielens, read_movielens_zip
-from .ratings import load_ratings
-from .synthetic import NETFLIX_RATINGS, NETFLIX_SHAPE, SyntheticRatings, synthetic_ratings
-from .table import IdMap, Ratings, UnknownIdError
-from .titles import find_title, normalise_title, search_titles
+from .movielens import MovieLens, read_movielens, read_movielens_zip
+from .titles import UnknownIdError, find_title, normalise_title, search_titles
 
 __all__ = [
     "lab_matrix", "lab_mask", "blog_matrix",
-    "Ratings", "load_ratings", "IdMap", "UnknownIdError", "load_movielens", "read_movielens_zip",
+    "MovieLens", "read_movielens", "read_movielens_zip", "UnknownIdError",
     "LabLayout", "lab_layout", "normalise_title", "find_title", "search_titles",
     "COURSE_SHAPE", "load_course_titles", "check_course_ratings", "load_course_ratings",
     "course_layout", "load_lab_layout",
-    "synthetic_ratings", "SyntheticRatings", "NETFLIX_SHAPE", "NETFLIX_RATINGS",
     "REGISTRY", "RemoteFile", "DownloadError", "UnknownHashError", "data_dir", "fetch",
 ]

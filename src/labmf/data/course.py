@@ -21,7 +21,7 @@ import torch
 
 from .download import check_sha256
 from .layout import LabLayout, lab_layout
-from .movielens import MOVIELENS_NAMES, load_movielens
+from .movielens import MOVIELENS_NAMES, read_movielens
 
 __all__ = ["COURSE_SHAPE", "COURSE_TITLES_SHA256", "load_course_titles", "check_course_ratings",
            "load_course_ratings", "course_layout", "load_lab_layout"]
@@ -175,4 +175,4 @@ def load_lab_layout(source: str = "movielens-small", *, ratings_path=None, title
         raise ValueError(f"source must be 'comp6258' or one of {sorted(MOVIELENS_NAMES)}, got {source!r}")
     if ratings_path is not None or titles_path is not None:
         raise ValueError("ratings_path / titles_path are for source='comp6258'")
-    return lab_layout(load_movielens(source), n_movies=n_movies, n_users=n_users)
+    return lab_layout(read_movielens(source), n_movies=n_movies, n_users=n_users)

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._validation import check_scalar
+from ..validation import check_scalar
 
 __all__ = ["RemoteFile", "REGISTRY", "DownloadError", "UnknownHashError", "data_dir", "fetch",
            "check_sha256", "ENV_VAR"]

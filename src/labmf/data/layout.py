@@ -1,6 +1,6 @@
 """The course's Q4 layout: a dense movies x users matrix.
 
-:func:`lab_layout` lays a MovieLens :class:`~labmf.data.Ratings` table out like
+:func:`lab_layout` lays MovieLens ratings (:func:`~labmf.data.read_movielens`) out like
 the course's ``ratings.pt``; ``layout.find_title("A Beautiful Mind")`` finds the
 row of MovieLens' ``"Beautiful Mind, A (2001)"`` (:mod:`labmf.data.titles`).
 """
@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .._validation import check_scalar
-from .table import Ratings
+from ..validation import check_index, check_scalar
 from .titles import TitleLookup
 
 __all__ = ["LabLayout", "lab_layout"]
@@ -31,7 +30,7 @@ class LabLayout(TitleLookup):
     titles : list of str (or None), length n_movies
         Title of each row (None when the source has none); :meth:`title`,
         :meth:`find_title` and :meth:`search_titles` work by row, as on
-        :class:`~labmf.data.Ratings` by item id.
+        :class:`~labrec.Ratings` by item id.
     movie_ids : numpy.ndarray of int64 (or str), shape (n_movies,)
         Source id of each row (MovieLens movie id; the row number for the course data).
     user_ids : numpy.ndarray of int64 (or str), shape (n_users,)
@@ -78,8 +77,8 @@ class LabLayout(TitleLookup):
     def is_rated(self, row: int, col: int) -> bool:
         """Whether user ``col`` rated movie ``row`` (a 0 entry is *unrated*)."""
         m, n = self.shape
-        row = check_scalar(row, "row", int, min_val=0, max_val=m - 1)
-        col = check_scalar(col, "col", int, min_val=0, max_val=n - 1)
+        row = check_index(row, "row", m)
+        col = check_index(col, "col", n)
         return bool(self.ratings[row, col] > 0)
 
     def __repr__(self) -> str:
@@ -99,7 +98,7 @@ def _positions(ordered: np.ndarray, values: np.ndarray) -> np.ndarray:
     return order[np.searchsorted(ordered[order], values)].astype(np.int64)
 
 
-def lab_layout(ratings: Ratings, n_movies: int = 1000, n_users: int = 10000) -> LabLayout:
+def lab_layout(ratings, n_movies: int = 1000, n_users: int = 10000) -> LabLayout:
     """Build the course's **movies x users** layout (rows = popular movies, columns = active users).
 
     Rows are the ``n_movies`` movies with the most ratings; columns are the (up to)
@@ -109,8 +108,9 @@ def lab_layout(ratings: Ratings, n_movies: int = 1000, n_users: int = 10000) -> 
 
     Parameters
     ----------
-    ratings : Ratings
-        One rating per (user, movie) pair.
+    ratings : MovieLens or labrec.Ratings
+        One rating per (user, movie) pair: any table with ``user``, ``item``, ``rating``
+        (arrays, shape (nnz,)), ``titles`` (item id -> title) and ``name``.
     n_movies : int
         Number of rows (at most the number of movies).
     n_users : int
@@ -121,11 +121,11 @@ def lab_layout(ratings: Ratings, n_movies: int = 1000, n_users: int = 10000) -> 
     LabLayout
         For the embedded ml-latest-small: 1000 x 671, 62,397 ratings.
     """
-    if not isinstance(ratings, Ratings):
-        raise TypeError(f"ratings must be a Ratings table, got {type(ratings).__name__}")
-    n_movies = check_scalar(n_movies, "n_movies", int, min_val=1, max_val=ratings.n_items)
+    if not all(hasattr(ratings, a) for a in ("user", "item", "rating", "titles", "name")):
+        raise TypeError(f"ratings must be a Ratings table (or read_movielens' rows), got {type(ratings).__name__}")
+    n_movies = check_scalar(n_movies, "n_movies", int, min_val=1, max_val=len(np.unique(ratings.item)))
     n_users = check_scalar(n_users, "n_users", int, min_val=1)
-    if len(ratings) and float(ratings.rating.min()) <= 0:
+    if len(ratings.rating) and float(ratings.rating.min()) <= 0:
         # 0 means "unrated" in this layout, so a stored rating must be positive.
         raise ValueError(f"the lab layout needs ratings > 0 (0 marks an unrated cell), found "
                          f"{float(ratings.rating.min()):g}")

@@ -1,12 +1,13 @@
 """MovieLens ratings: the embedded ml-latest-small copy and the GroupLens zips.
 
-``load_movielens("small")`` reads the compact copy of *ml-latest-small* (October
+``read_movielens("small")`` reads the compact copy of *ml-latest-small* (October
 2016: 100,004 ratings by 671 users on 9,125 movies) shipped in
 ``labmf/data/files/``, offline and sha256-checked. ``"100k"``, ``"1m"`` and
 ``"latest-small"`` read the GroupLens zips, fetched and hash-checked by
-:mod:`labmf.data.download`. Every loader returns a :class:`Ratings` table of raw
-ids; :meth:`Ratings.indexed` gives contiguous indices and
-:func:`labmf.data.lab_layout` the course's dense movies x users matrix.
+:mod:`labmf.data.download`. Every reader returns the rows of raw ids
+(:class:`MovieLens`); :func:`labmf.data.lab_layout` lays them out as the course's
+dense movies x users matrix, and ``labrec.load_movielens`` makes them a ``Ratings``
+table for the recommender.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import io
 import zipfile
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from .download import check_sha256, fetch
-from .table import Ratings
 
-__all__ = ["Ratings", "load_movielens", "read_movielens_zip", "embedded_files",
-           "EMBEDDED_SHA256", "MOVIELENS_NAMES"]
+__all__ = ["MovieLens", "read_movielens", "read_movielens_zip", "embedded_files", "EMBEDDED_SHA256",
+           "MOVIELENS_NAMES"]
 
 # Embedded files (``labmf/data/files/``) and their sha256, as written by
 # scripts/make_movielens_small.py (see files/PROVENANCE.md).
@@ -58,7 +59,25 @@ def _read_titles_csv(text: str) -> dict[int, str]:
     return {int(row[0]): row[1] for row in reader if row}
 
 
-def _load_embedded() -> Ratings:
+class MovieLens(NamedTuple):
+    """A MovieLens data set as read: one entry per rating, raw ids (users x items, as in
+    :mod:`labmf.data`'s orientation note). ``labrec.load_movielens`` makes it a ``Ratings``
+    table for the recommender; :func:`labmf.data.lab_layout` lays it out for Question 4."""
+
+    user: np.ndarray       # int64, shape (nnz,)
+    item: np.ndarray       # int64 (movie ids), shape (nnz,)
+    rating: np.ndarray     # float32, shape (nnz,)
+    timestamp: np.ndarray  # int64 seconds since the epoch, shape (nnz,)
+    titles: dict           # movie id -> title
+    name: str
+
+
+def _rows(user, item, rating, timestamp, titles, name) -> MovieLens:
+    return MovieLens(np.asarray(user, dtype=np.int64), np.asarray(item, dtype=np.int64),
+                     np.asarray(rating, dtype=np.float32), np.asarray(timestamp, dtype=np.int64), titles, name)
+
+
+def _load_embedded() -> MovieLens:
     paths = embedded_files()
     fix = "reinstall labmf or run scripts/make_movielens_small.py"
     for name, path in paths.items():
@@ -70,7 +89,7 @@ def _load_embedded() -> Ratings:
         user, item, rating, timestamp = z["user"], z["item"], z["rating2"].astype(np.float32) / 2, z["timestamp"]
     with gzip.open(paths[EMBEDDED_TITLES], "rt", encoding="utf-8", newline="") as fh:
         titles = _read_titles_csv(fh.read())
-    return Ratings(user, item, rating, timestamp, titles, name="ml-latest-small (2016, embedded)")
+    return _rows(user, item, rating, timestamp, titles, "ml-latest-small (2016, embedded)")
 
 
 def _member(zf: zipfile.ZipFile, suffix: str) -> bytes:
@@ -84,7 +103,7 @@ def _split_lines(text: str, sep: str) -> dict[int, str]:
     return {int(p[0]): p[1] for p in (ln.split(sep) for ln in text.splitlines()) if len(p) > 1}
 
 
-def read_movielens_zip(path, name: str) -> Ratings:
+def read_movielens_zip(path, name: str) -> MovieLens:
     """Parse a GroupLens zip (``ml-latest-small``, ``ml-100k`` or ``ml-1m``)."""
     name = MOVIELENS_NAMES.get(name, name)
     with zipfile.ZipFile(path) as zf:
@@ -102,12 +121,12 @@ def read_movielens_zip(path, name: str) -> Ratings:
         else:
             raise ValueError(f"name must be one of {sorted(set(MOVIELENS_NAMES))}, got {name!r}")
     rows = rows.reshape(-1, 4)
-    return Ratings(rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64),
-                   rows[:, 2], rows[:, 3].astype(np.int64), titles, name=name)
+    return _rows(rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64), rows[:, 2], rows[:, 3].astype(np.int64),
+                 titles, name)
 
 
-def load_movielens(name: str = "small", *, path=None) -> Ratings:
-    """Load a MovieLens ratings table.
+def read_movielens(name: str = "small", *, path=None) -> MovieLens:
+    """Read a MovieLens data set (``labrec.load_movielens`` gives it as a ``Ratings`` table).
 
     Parameters
     ----------
@@ -121,7 +140,7 @@ def load_movielens(name: str = "small", *, path=None) -> Ratings:
 
     Returns
     -------
-    Ratings
+    MovieLens
     """
     if not isinstance(name, str) or name not in MOVIELENS_NAMES:
         raise ValueError(f"name must be one of {sorted(MOVIELENS_NAMES)}, got {name!r}")
@@ -129,7 +148,7 @@ def load_movielens(name: str = "small", *, path=None) -> Ratings:
     if path is not None and (canonical == "small" or not str(path).lower().endswith(".zip")):
         what = "'small' is embedded" if canonical == "small" else f"expected {canonical}.zip"
         raise ValueError(f"path is for the downloadable GroupLens zips ({what}), got {str(path)!r}. For a "
-                         "ratings CSV or DataFrame of your own: labmf.data.load_ratings(path, user=..., item=..., "
+                         "ratings CSV or DataFrame of your own: labrec.load_ratings(path, user=..., item=..., "
                          "rating=...)")
     if canonical == "small":
         return _load_embedded()

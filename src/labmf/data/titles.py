@@ -1,7 +1,7 @@
 """Title lookup, the one implementation every data object with titles uses.
 
 :func:`find_title` finds the course's ``"A Beautiful Mind"`` among MovieLens'
-``"Beautiful Mind, A (2001)"``; :class:`TitleLookup` gives :class:`~labmf.data.Ratings`
+``"Beautiful Mind, A (2001)"``; :class:`TitleLookup` gives ``labrec.Ratings``
 (titles by item id) and :class:`~labmf.data.LabLayout` (titles by row) the same
 ``title``, ``find_title`` and ``search_titles`` methods.
 """
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .._validation import check_scalar
+from ..validation import check_scalar
 
 __all__ = ["normalise_title", "find_title", "search_titles", "title_of", "TitleLookup", "UnknownIdError"]
 

@@ -4,7 +4,7 @@ Surprise (``scikit-surprise``, an optional dependency: ``pip install 'labmf[benc
 is imported when a model is fitted, not when this module is.
 
 * :class:`SurpriseModel` wraps any Surprise algorithm, so it is scored on labmf's folds.
-* :func:`svd_params` translates a :class:`~labmf.recsys.BiasedMF` setting into the
+* :func:`svd_params` translates a :class:`~labrec.BiasedMF` setting into the
   keyword arguments of Surprise's ``SVD`` (the same model and update rule).
 * :func:`svd_grid_search` runs Surprise's own ``GridSearchCV`` over a grid written in
   BiasedMF's names, on a given tuning split, so both libraries can be tuned on the
@@ -18,7 +18,8 @@ import time
 import numpy as np
 
 from ._base import RatingModel, check_fitted, check_pairs, check_triplets
-from .model_selection import _check_data, _check_pair
+from .model import check_params
+from .model_selection import check_data, check_pair
 from .tuning import GridResult, param_grid
 
 __all__ = ["SurpriseModel", "svd_params", "svd_grid_search"]
@@ -125,15 +126,13 @@ def svd_params(*, seed=None, **params) -> dict:
         ``n_factors``, ``n_epochs``, ``lr_all``, ``reg_all``, ``lr_bu``, ``lr_bi``,
         ``reg_bu``, ``reg_bi``, ``init_std_dev`` and, with a seed, ``random_state``.
     """
-    from .model import BiasedMF
-
     unknown = sorted(set(params) - set(_SVD_NAMES) - {"lr_decay", "clip", "n_jobs", "schedule"})
     if unknown:
         raise ValueError(f"svd_params got {unknown[0]!r}, which is not a BiasedMF parameter; "
                          f"give any of {sorted(_SVD_NAMES)}")
     if seed is not None and not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int or None for Surprise's random_state, got {seed!r}")
-    hp = BiasedMF(seed=seed, **params)._checked_params()  # BiasedMF's own checks and defaults
+    hp = check_params(seed=seed, **params)  # BiasedMF's own checks and defaults
     if hp["lr_decay"] != 1.0 or not hp["clip"]:
         raise ValueError(f"Surprise's SVD has no step decay and always clips: lr_decay must be 1 and clip True, "
                          f"got lr_decay={hp['lr_decay']}, clip={hp['clip']}")
@@ -165,7 +164,7 @@ def svd_grid_search(grid, ratings, fit_idx, val_idx, *, seed=None, name="Surpris
     Parameters
     ----------
     grid : dict of lists or list of dicts
-        Candidate settings in BiasedMF's names (see :func:`labmf.recsys.tuning.param_grid`),
+        Candidate settings in BiasedMF's names (see :func:`labrec.tuning.param_grid`),
         e.g. ``{"rank": [50, 100], "reg": [0.02, 0.05]}``; each is translated by
         :func:`svd_params`.
     ratings : Ratings or (user_idx, item_idx, ratings)
@@ -202,8 +201,8 @@ def svd_grid_search(grid, ratings, fit_idx, val_idx, *, seed=None, name="Surpris
     if param_grid(svd_grid) != wanted:
         raise ValueError("grid must be a product of BiasedMF parameters that Surprise can cross (rank, reg, lr, "
                          "num_epochs, init_std as lists; lr_bias and reg_bias as single values)")
-    data = _check_data(ratings)
-    fit_idx, val_idx = _check_pair(fit_idx, val_idx, data.user.size, "tuning split")
+    data = check_data(ratings)
+    fit_idx, val_idx = check_pair(fit_idx, val_idx, data.user.size, "tuning split")
     rows = np.concatenate([fit_idx, val_idx])
     fit_r = data.rating[fit_idx]
     scale = rating_scale or (float(fit_r.min()), float(fit_r.max()))

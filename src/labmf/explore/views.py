@@ -1,36 +1,17 @@
-"""Interactive exploration in Jupyter: ipywidgets controls over the factorisations.
-
-* :func:`explore` -- a small matrix (default: the lab's 3 x 3): method, rank, learning
-  rate, epochs, seed and which entries are hidden; every change refits and redraws the
-  loss curve against the truncated-SVD optimum, the reconstruction next to the target,
-  and the hidden entries' values.
-* :func:`explore_recommendations` -- Question 4's movies x users layout: pick a movie by
-  title and a user column; shows the prediction, whether that user rated the movie, and
-  their top 10 unrated movies.
-
-Both return an object that displays as live widgets in JupyterLab and, where there is no
-widget front end (nbconvert, nbval, the report), as the static picture of its first fit
-(the display bundle carries both; each front end shows the richest it can render).
-Slider drags are debounced (``continuous_update=False``); a fit runs on a worker thread
-with a progress bar, and a newer request supersedes it: the older fit stops at its next
-epoch (a generation counter checked in the fit's callback). Fits are cached by settings.
-"""
+"""The two explorers (:func:`explore`, :func:`explore_recommendations`) and the fits behind them."""
 
 from __future__ import annotations
 
-import base64
 import html
 from dataclasses import dataclass, replace
 
 import torch
 
-from . import _explore_parts as parts
-from ._validation import check_lr, check_num_epochs, check_rank, check_scalar, check_seed
-from .data import LabLayout, lab_matrix, load_lab_layout
-from .evaluate import top_n_unrated
-from .factorise import factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
-
-__all__ = ["METHODS", "Settings", "Explorer", "RecommendationExplorer", "explore", "explore_recommendations"]
+from ..data import LabLayout, lab_matrix, load_lab_layout
+from ..evaluate import top_n_unrated
+from ..factorise import factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
+from ..validation import check_index, check_lr, check_num_epochs, check_rank, check_seed
+from . import _parts as parts
 
 #: method key -> (label, default lr); the fits themselves are in :func:`fit`.
 METHODS = {"sgd": ("per-entry SGD", 0.01), "gd": ("full-batch GD", 0.01), "adam": ("Adam (autograd)", 0.05),
@@ -62,11 +43,8 @@ def fit(A: torch.Tensor, s: Settings, callback=None):
         res = factorise_svd(A * M, None, s.rank)
         sse = float((((A - res.reconstruction) * M).double() ** 2).sum())
         return replace(res, losses=torch.tensor([sse], dtype=torch.float64))
-    fn = {"sgd": factorise_sgd, "gd": factorise_gd, "adam": factorise_autograd}.get(s.method)
-    if fn is None:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {s.method!r}")
-    # GD on the compiled sparse path: ~20x faster than the dense torch loop on a 3 x 3 (same update).
-    extra = {"sparse": True} if s.method == "gd" else {}
+    fn = {"sgd": factorise_sgd, "gd": factorise_gd, "adam": factorise_autograd}[s.method]  # checked by Settings' users
+    extra = {"sparse": True} if s.method == "gd" else {}  # GD: the same update, compiled (sparse path)
     return fn(A, M if s.hidden else None, s.rank, lr=s.lr, num_epochs=s.num_epochs, seed=s.seed, callback=callback,
               **extra)
 
@@ -99,10 +77,8 @@ class Explorer(parts.View):
     png : bytes
         The loss curve on display (PNG); :meth:`figure` draws the whole static figure.
     controls : dict of ipywidgets
-        ``method``, ``rank``, ``lr``, ``num_epochs``, ``seed``, ``hidden`` (list of
-        checkboxes, row-major; small matrices only), ``progress``, ``status``, ``figure``
-        (the loss curve), ``matrices`` (target and reconstruction), ``table`` (hidden entries)
-        -- once the widget has been built.
+        By name, once the widget has been built: one per setting (``hidden``: a list of
+        checkboxes, row-major), ``progress``, ``status``, ``figure``, ``matrices``, ``table``.
     """
 
     def __init__(self, A: torch.Tensor, settings: Settings, *, threaded=None):
@@ -128,11 +104,14 @@ class Explorer(parts.View):
         s = _check_settings(replace(self.settings, **changes), self.A)
         self.settings = s
         progress = self._progress_bar(0 if s.method == "svd" else s.num_epochs)
-        # A compiled fit of <= 10^6 entry-epochs takes milliseconds: a per-epoch callback (progress,
-        # superseding) would make it run one epoch per kernel call, ~4x slower.
+        # A compiled fit of <= 10^6 entry-epochs is over at once: a per-epoch callback (progress,
+        # superseding) would make it run one epoch per kernel call, several times slower.
         short = s.method in ("sgd", "gd", "svd") and s.num_epochs * self.A.numel() <= 10**6
         self._fits.request(s, lambda cb: fit(self.A, s, None if short else cb), lambda out: self._show(s, out),
                            progress, wait=wait)
+
+    def _controls(self):
+        return parts.lab_controls(self, METHODS)
 
     def hidden_frame(self):
         """The hidden entries' values: a DataFrame indexed by ``(row, col)``."""
@@ -149,11 +128,10 @@ class Explorer(parts.View):
         with self._draw_lock:
             self.result = None if isinstance(out, Exception) else out
             optimum = self.optimum(s.rank)
-            self.summary = parts.lab_summary(s, METHODS[s.method][0], out, optimum, int(self.A.numel()) - len(s.hidden))
             label = METHODS[s.method][0]
+            self.summary = parts.lab_summary(s, label, out, optimum, int(self.A.numel()) - len(s.hidden))
             self.png = self._plot.draw(
-                None if self.result is None else self.result.losses.numpy(), optimum,
-                title=f"{label}, rank {s.rank}" + ("" if s.method == "svd" else f", lr {s.lr:g}, seed {s.seed}"),
+                None if self.result is None else self.result.losses.numpy(), optimum, title=parts.fit_title(s, label),
                 label=label + (" (hidden set to 0)" if s.method == "svd" and s.hidden
                                else " (observed entries)" if s.hidden else ""),
                 opt_label=f"rank-{s.rank} SVD optimum {optimum:.4g}")
@@ -182,14 +160,6 @@ class Explorer(parts.View):
         fig = Figure(figsize=(10, 3.1), dpi=90, layout="constrained")
         parts.lab_figure(fig, self.A.double().numpy(), s, METHODS[s.method][0], self.result, self.optimum(s.rank))
         return fig
-
-    def _static(self) -> dict:
-        return {"image/png": base64.b64encode(parts.png(self.figure())).decode("ascii")}
-
-    def _build(self):
-        box, self.controls = parts.lab_controls(self, METHODS)
-        self.update(wait=True)  # a cache hit: fills the new widgets
-        return box
 
 
 def explore(A=None, mask=None, *, method: str = "sgd", rank: int = 2, lr: float | None = None,
@@ -224,8 +194,7 @@ def explore(A=None, mask=None, *, method: str = "sgd", rank: int = 2, lr: float 
         if tuple(M.shape) != tuple(A.shape):
             raise ValueError(f"mask must have A's shape {tuple(A.shape)}, got {tuple(M.shape)}")
         hidden = tuple(tuple(int(i) for i in rc) for rc in (M == 0).nonzero().tolist())
-    if lr is None:
-        lr = METHODS[method][1] if method in METHODS and METHODS[method][1] is not None else 0.01
+    lr = (METHODS.get(method, (None, None))[1] or 0.01) if lr is None else lr
     return Explorer(A, Settings(method, rank, lr, num_epochs, seed, hidden), threaded=threaded)
 
 
@@ -240,19 +209,15 @@ class RecommendationExplorer(parts.View):
         Title -> row (the first row of a repeated title).
     row, user_col : int
         The movie (row) and the user (column) on display.
-    settings : Settings
-        Of the fit on display (full-batch GD on the observed ratings, the course's method).
-    result : FactorisationResult or None
-    summary : str
-        The prediction, whether the user rated the movie, and the fit it comes from.
+
+    and ``settings`` (full-batch GD on the observed ratings, the course's method), ``result``
+    and ``summary`` (the prediction, whether the user rated the movie, the fit) as on :class:`Explorer`.
     """
 
     def __init__(self, layout: LabLayout, settings: Settings, row: int, user_col: int, *, threaded=None):
         super().__init__(threaded)
         self.layout = layout
-        self.titles = {}
-        for i, title in enumerate(layout.titles):
-            self.titles.setdefault(title, i)
+        self.titles = {title: i for i, title in reversed(list(enumerate(layout.titles)))}  # first row of a title
         self.settings, self.row, self.user_col = settings, row, user_col
         self.result, self.summary = None, ""
         self.update(wait=True)
@@ -261,10 +226,8 @@ class RecommendationExplorer(parts.View):
         """Show another ``movie`` (title or row) or ``user_col``, or refit with new ``rank``, ``lr``,
         ``num_epochs``, ``seed`` (fits are cached: going back to earlier settings costs nothing)."""
         m, n = self.layout.shape
-        row = self.row if movie is None else (self.layout.find_title(movie) if isinstance(movie, str)
-                                              else check_scalar(movie, "movie", int, min_val=0, max_val=m - 1))
-        col = self.user_col if user_col is None else check_scalar(user_col, "user_col", int, min_val=0,
-                                                                  max_val=n - 1)
+        row = self.row if movie is None else _movie_row(self.layout, movie)
+        col = self.user_col if user_col is None else check_index(user_col, "user_col", n)
         s = _check_settings(replace(self.settings, method="gd", hidden=(), **changes), self.layout.ratings)
         self.settings, self.row, self.user_col = s, row, col
         A, M = self.layout.ratings, self.layout.mask
@@ -275,6 +238,9 @@ class RecommendationExplorer(parts.View):
                                 callback=callback)
 
         self._fits.request(s, run, lambda out: self._show(s, out), self._progress_bar(s.num_epochs), wait=wait)
+
+    def _controls(self):
+        return parts.recommendation_controls(self)
 
     def top_frame(self, n: int = 10):
         """The user's top ``n`` unrated movies: a DataFrame (rank 1.., title, predicted rating)."""
@@ -310,14 +276,6 @@ class RecommendationExplorer(parts.View):
         parts.recommendation_figure(fig, self.top_frame(), self.layout, self.row, self.user_col, self.result)
         return fig
 
-    def _static(self) -> dict:
-        return {"image/png": base64.b64encode(parts.png(self.figure())).decode("ascii")}
-
-    def _build(self):
-        box, self.controls = parts.recommendation_controls(self)
-        self.update(wait=True)
-        return box
-
 
 def explore_recommendations(layout: LabLayout | str = "movielens-small", *, movie: str | int = "A Beautiful Mind",
                             user_col: int = 4, rank: int = 5, lr: float = 1e-4, num_epochs: int = 1000,
@@ -338,7 +296,7 @@ def explore_recommendations(layout: LabLayout | str = "movielens-small", *, movi
         ``lr=1e-4`` converges in 1000 epochs on the embedded MovieLens layout, where the
         course's ``1e-5`` is still falling (notebook 04).
     threaded : bool, optional
-        Fit on a worker thread (progress, superseding). Default: when running in a kernel.
+        As in :func:`explore`.
 
     Returns
     -------
@@ -348,9 +306,13 @@ def explore_recommendations(layout: LabLayout | str = "movielens-small", *, movi
         layout = load_lab_layout(layout)
     if not isinstance(layout, LabLayout):
         raise TypeError(f"layout must be a LabLayout or a source name, got {type(layout).__name__}")
-    m, n = layout.shape
-    row = layout.find_title(movie) if isinstance(movie, str) else check_scalar(movie, "movie", int, min_val=0,
-                                                                                max_val=m - 1)
-    user_col = check_scalar(user_col, "user_col", int, min_val=0, max_val=n - 1)
-    return RecommendationExplorer(layout, Settings("gd", rank, lr, num_epochs, seed), row, user_col,
-                                  threaded=threaded)
+    user_col = check_index(user_col, "user_col", layout.shape[1])
+    return RecommendationExplorer(layout, Settings("gd", rank, lr, num_epochs, seed), _movie_row(layout, movie),
+                                  user_col, threaded=threaded)
+
+
+def _movie_row(layout: LabLayout, movie) -> int:
+    """The row of ``movie``: a title (as :meth:`LabLayout.find_title` matches it) or a row number."""
+    if isinstance(movie, str):
+        return layout.find_title(movie)
+    return check_index(movie, "movie", layout.shape[0])

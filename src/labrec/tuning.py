@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .._validation import check_numpy_seed, check_scalar
+from labmf.validation import check_numpy_seed, check_scalar
+
 from ._base import index_array
-from .model_selection import CVResult, _check_data, _check_folds, _check_pair, _fit_and_score, _warm_up
+from .model_selection import CVResult, check_data, check_folds, check_pair, fit_and_score, warm_up_kernels
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -149,12 +150,12 @@ def grid_search(make_model: Callable[..., object], grid, ratings, fit_idx, val_i
     if not callable(make_model):
         raise TypeError(f"make_model must be callable (returning a model), got {make_model!r}")
     settings = param_grid(grid)
-    data = _check_data(ratings)
-    fit_idx, val_idx = _check_pair(fit_idx, val_idx, data.user.size, "tuning split")
-    _warm_up(warm_up)
+    data = check_data(ratings)
+    fit_idx, val_idx = check_pair(fit_idx, val_idx, data.user.size, "tuning split")
+    warm_up_kernels(warm_up)
     val_rmse, fit_time = [], []
     for setting in settings:
-        score, _, seconds, _ = _fit_and_score(make_model(**setting), data, fit_idx, val_idx)
+        score, _, seconds, _ = fit_and_score(make_model(**setting), data, fit_idx, val_idx)
         val_rmse.append(score)
         fit_time.append(seconds)
     return GridResult(name="grid search" if name is None else name, params=settings,
@@ -192,7 +193,7 @@ def nested_cross_validate(make_model: Callable[..., object], grid, ratings, fold
         ``search(data, fit_idx, val_idx)`` returning a :class:`GridResult` whose
         ``best_params`` feed ``make_model``; default :func:`grid_search` with
         ``make_model`` and ``grid`` (``data`` is the checked triplets). Use it to tune with
-        another library's own search, e.g. :func:`labmf.recsys.surprise.svd_grid_search`.
+        another library's own search, e.g. :func:`labrec.surprise.svd_grid_search`.
     warm_up : bool, default True
         Compile labmf's numba kernels before the clock starts.
 
@@ -207,9 +208,9 @@ def nested_cross_validate(make_model: Callable[..., object], grid, ratings, fold
     if search is not None and not callable(search):
         raise TypeError(f"search must be callable or None, got {search!r}")
     settings = param_grid(grid)
-    data = _check_data(ratings)
+    data = check_data(ratings)
     seed = check_numpy_seed(seed)
-    folds = _check_folds(folds, data.user.size, seed)
+    folds = check_folds(folds, data.user.size, seed)
     # The tuning splits draw from a stream of their own, so an int seed gives the same
     # outer folds as cross_validate(..., seed=seed).
     if isinstance(seed, np.random.Generator):
@@ -218,7 +219,7 @@ def nested_cross_validate(make_model: Callable[..., object], grid, ratings, fold
         rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     val_fraction = check_scalar(val_fraction, "val_fraction", float, min_val=0.0, max_val=1.0,
                                 include_boundaries="neither")
-    _warm_up(warm_up)
+    warm_up_kernels(warm_up)
     scores, models, tuning, tune_time = [], [], [], []
     for train, test in folds:
         fit_idx, val_idx = tuning_split(train, val_fraction, seed=rng)
@@ -229,7 +230,7 @@ def nested_cross_validate(make_model: Callable[..., object], grid, ratings, fold
         if not isinstance(found, GridResult):
             raise TypeError(f"search must return a GridResult, got {type(found).__name__}")
         model = make_model(**found.best_params)
-        scores.append(_fit_and_score(model, data, train, test))
+        scores.append(fit_and_score(model, data, train, test))
         models.append(model)
         tuning.append(found)
     rmses, maes, fit_times, predict_times = (np.asarray(col) for col in zip(*scores, strict=True))

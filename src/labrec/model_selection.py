@@ -3,7 +3,7 @@
 :func:`cross_validate` scores every model on the same folds (an int ``k`` makes
 ``kfold_indices(n, k, seed=seed)``; explicit folds can be shared between calls),
 so models are compared on exactly the same train/test rows.
-Tuned runs (:func:`labmf.recsys.tuning.nested_cross_validate`) return the same
+Tuned runs (:func:`labrec.tuning.nested_cross_validate`) return the same
 :class:`CVResult`, with each fold's search attached. Results are pandas DataFrames
 through ``to_frame()`` and :func:`summary_frame`.
 """
@@ -17,14 +17,17 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
-from .._validation import check_numpy_seed, check_scalar
-from ..metrics import mae, rmse
+from labmf.metrics import mae, rmse
+from labmf.validation import check_numpy_seed, check_scalar
+
 from ._base import check_in_range, check_triplets, index_array
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["kfold_indices", "CVResult", "cross_validate", "summary_frame", "paired_differences"]
+__all__ = ["kfold_indices", "CVResult", "cross_validate", "summary_frame", "paired_differences",
+           # the steps that tuning and the Surprise adapter build on (one home for each)
+           "check_data", "check_pair", "check_folds", "fit_and_score", "warm_up_kernels"]
 
 
 def kfold_indices(n, k=5, *, seed) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -159,7 +162,7 @@ class CVResult:
                 f"rmse={self.mean_rmse:.4f}, mae={self.mean_mae:.4f}{partial})")
 
 
-def _check_data(ratings):
+def check_data(ratings):
     """``ratings`` (a Ratings table or a triple) as checked triplets; duplicate pairs refused."""
     if hasattr(ratings, "indexed") and hasattr(ratings, "rating"):
         u, i, n_users, n_items = ratings.indexed()
@@ -172,7 +175,7 @@ def _check_data(ratings):
                     f"got {type(ratings).__name__}")
 
 
-def _check_pair(train, test, n: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+def check_pair(train, test, n: int, where: str) -> tuple[np.ndarray, np.ndarray]:
     """A (train_idx, test_idx) pair of distinct in-range positions sharing no row."""
     train = index_array(train, f"{where} train_idx")
     test = index_array(test, f"{where} test_idx")
@@ -188,7 +191,7 @@ def _check_pair(train, test, n: int, where: str) -> tuple[np.ndarray, np.ndarray
     return train, test
 
 
-def _check_folds(folds, n: int, seed) -> list[tuple[np.ndarray, np.ndarray]]:
+def check_folds(folds, n: int, seed) -> list[tuple[np.ndarray, np.ndarray]]:
     """Explicit folds checked against ``n`` ratings, or ``kfold_indices(n, folds, seed)``."""
     if isinstance(folds, (int, np.integer)) and not isinstance(folds, bool):
         return kfold_indices(n, folds, seed=seed)
@@ -196,13 +199,13 @@ def _check_folds(folds, n: int, seed) -> list[tuple[np.ndarray, np.ndarray]]:
     for f, pair in enumerate(folds):
         if len(pair) != 2:
             raise ValueError(f"folds[{f}] must be a (train_idx, test_idx) pair")
-        out.append(_check_pair(pair[0], pair[1], n, f"folds[{f}]"))
+        out.append(check_pair(pair[0], pair[1], n, f"folds[{f}]"))
     if not out:
         raise ValueError("folds must contain at least one (train_idx, test_idx) pair")
     return out
 
 
-def _fit_and_score(model, data, train: np.ndarray, test: np.ndarray) -> tuple[float, float, float, float]:
+def fit_and_score(model, data, train: np.ndarray, test: np.ndarray) -> tuple[float, float, float, float]:
     """Fit ``model`` on rows ``train``, score rows ``test``: (rmse, mae, fit seconds, predict seconds)."""
     start = time.perf_counter()
     model.fit(data.user[train], data.item[train], data.rating[train], data.n_users, data.n_items)
@@ -214,7 +217,8 @@ def _fit_and_score(model, data, train: np.ndarray, test: np.ndarray) -> tuple[fl
     return rmse(truth, est), mae(truth, est), fit_time, predict_time
 
 
-def _warm_up(warm_up) -> None:
+def warm_up_kernels(warm_up) -> None:
+    """If ``warm_up``, compile (or load) the kernels now, so that no fit time includes compiling."""
     if warm_up:
         from . import _kernels
 
@@ -232,7 +236,7 @@ def cross_validate(model_factory: Callable[[], object], ratings, folds=5, *, see
         n_items)`` and ``predict(user_idx, item_idx)``, e.g. ``lambda: BiasedMF(seed=0)``,
         ``lambda: GlobalMean()`` or ``lambda: SurpriseModel("SVD", random_state=0)``.
     ratings : Ratings or (user_idx, item_idx, ratings)
-        All ratings, users x items; a :class:`labmf.data.Ratings` table is indexed with
+        All ratings, users x items; a :class:`labrec.Ratings` table is indexed with
         ``Ratings.indexed()``. Each (user, item) pair at most once.
     folds : int or sequence of (train_idx, test_idx), default 5
         An int ``k`` makes ``kfold_indices(len(ratings), k, seed=seed)``; or row positions
@@ -254,18 +258,18 @@ def cross_validate(model_factory: Callable[[], object], ratings, folds=5, *, see
     """
     if not callable(model_factory):
         raise TypeError(f"model_factory must be callable (returning a model), got {model_factory!r}")
-    data = _check_data(ratings)
-    folds = _check_folds(folds, data.user.size, seed)
+    data = check_data(ratings)
+    folds = check_folds(folds, data.user.size, seed)
     if max_seconds is not None:
         max_seconds = check_scalar(max_seconds, "max_seconds", float, min_val=0.0, include_boundaries="neither")
-    _warm_up(warm_up)
+    warm_up_kernels(warm_up)
     scores, models = [], []
     clock = time.perf_counter()
     for f, (train, test) in enumerate(folds):
         if max_seconds is not None and f > 0 and (time.perf_counter() - clock) / f * len(folds) > max_seconds:
             break
         model = model_factory()
-        scores.append(_fit_and_score(model, data, train, test))
+        scores.append(fit_and_score(model, data, train, test))
         models.append(model)
     rmses, maes, fit_times, predict_times = (np.asarray(col) for col in zip(*scores, strict=True))
     return CVResult(name=repr(models[0]) if name is None else name, rmse=rmses, mae=maes,

@@ -30,6 +30,7 @@ __all__ = [
     "check_mask",
     "check_binary",
     "check_rank",
+    "check_index",
     "check_lr",
     "check_num_epochs",
     "make_generator",
@@ -39,18 +40,7 @@ __all__ = [
     "check_callback",
     "available_memory",
     "check_memory",
-    "check_finite_loss",
-    "DivergenceError",
-    "ConvergenceWarning",
 ]
-
-
-class DivergenceError(FloatingPointError):
-    """Raised when a training loss becomes NaN or infinite."""
-
-
-class ConvergenceWarning(UserWarning):
-    """Warned when a fit stops while its loss is still falling materially (as scikit-learn's)."""
 
 
 def _describe(x) -> str:
@@ -272,6 +262,12 @@ def check_rank(rank, A: torch.Tensor, name: str = "rank") -> int:
     return check_scalar(rank, name, int, min_val=1, max_val=min(A.shape))
 
 
+def check_index(i, name: str, n: int) -> int:
+    """Return ``i`` as a position in ``range(n)``, or raise naming ``name``. Negative positions
+    are refused rather than counted from the end: a negative row is almost always a bug."""
+    return check_scalar(i, name, int, min_val=0, max_val=n - 1)
+
+
 def check_lr(lr, name: str = "lr") -> float:
     """Return ``lr`` as a positive finite float, or raise."""
     return check_scalar(lr, name, float, min_val=0.0, include_boundaries="neither")
@@ -323,15 +319,6 @@ def check_callback(callback, name: str = "callback"):
     if callback is not None and not callable(callback):
         raise TypeError(f"{name} must be callable as {name}(epoch, loss) or None, got {_describe(callback)}")
     return callback
-
-
-def check_finite_loss(loss: float, epoch: int, lr: float, method: str) -> None:
-    """Raise :class:`DivergenceError` if ``loss`` is NaN or infinite."""
-    if not math.isfinite(loss):
-        raise DivergenceError(
-            f"{method} diverged: the loss became {loss} at epoch {epoch} with lr={lr:g}; "
-            f"lower lr (try lr={lr / 10:g})"
-        )
 
 
 def available_memory() -> int | None:

@@ -9,7 +9,7 @@ All three predict ``mu + b_u + b_i`` (users x items, like every recsys model):
   literature, Koren 2010; Surprise's ``BaselineOnly`` with ALS).
 
 They take the same ``fit(ratings_table)`` or ``fit(user_idx, item_idx, ratings,
-n_users, n_items)`` / ``predict(user_ids, item_ids)`` as :class:`~labmf.recsys.BiasedMF`,
+n_users, n_items)`` / ``predict(user_ids, item_ids)`` as :class:`~labrec.BiasedMF`,
 so ``cross_validate(lambda: GlobalMean(), data, 5)`` works. For the lab's dense
 *movies x users* matrix (notebook 04) :func:`baseline_rmses` converts the masks.
 """
@@ -21,10 +21,11 @@ import time
 import numpy as np
 import torch
 
-from .._validation import check_mask, check_matrix, check_scalar
-from ..metrics import rmse
-from ..sparse import observed_triplets
-from ._base import RatingModel, check_bool, check_fitted, check_in_range, check_pairs, check_triplets
+from labmf.metrics import rmse
+from labmf.sparse import observed_triplets
+from labmf.validation import check_mask, check_matrix, check_scalar
+
+from ._base import RatingModel, check_bool, check_fitted, check_pairs, check_triplets
 
 __all__ = ["GlobalMean", "ItemMean", "BiasBaseline", "BASELINES", "baseline_rmses"]
 
@@ -72,9 +73,7 @@ class _BiasModel(RatingModel):
         """
         check_fitted(self, "global_mean_")
         user_idx, item_idx, scalar = self._pairs(user_idx, item_idx)
-        u, i = check_pairs(user_idx, item_idx)
-        check_in_range(u, self.n_users_, "user_idx", "users")
-        check_in_range(i, self.n_items_, "item_idx", "items")
+        u, i = check_pairs(user_idx, item_idx, n_users=self.n_users_, n_items=self.n_items_)
         est = self.global_mean_ + self.item_bias_[i] + self.user_bias_[u]
         est = np.clip(est, *self.rating_range_) if self.clip_ else est
         return float(est[0]) if scalar else est

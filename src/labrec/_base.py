@@ -1,6 +1,6 @@
 """What every recsys model shares: parameter introspection, ids and input checks (private).
 
-Ratings come as a :class:`labmf.data.Ratings` table of raw ids, or as three aligned
+Ratings come as a :class:`labrec.Ratings` table of raw ids, or as three aligned
 1-D arrays: rating ``ratings[j]`` was given by user ``user_idx[j]`` to item
 ``item_idx[j]``, with contiguous integer indices (``Ratings.indexed()`` gives them).
 A model fitted on a table keeps its id maps (``ids_``), so ``predict`` and
@@ -17,8 +17,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .._validation import check_device, check_scalar, pair_groups
-from ..data.table import IdMap, Ratings
+from labmf.validation import check_device, check_scalar, pair_groups
+
+from .table import IdMap, Ratings
 
 __all__ = ["RatingModel", "FittedIds", "Triplets", "index_array", "rating_array", "check_triplets", "check_pairs",
            "check_in_range", "check_bool", "check_fitted"]
@@ -193,13 +194,18 @@ def rating_array(x, name: str, size: int) -> np.ndarray:
     return arr
 
 
-def check_pairs(user_idx, item_idx, prefix: str = "") -> tuple[np.ndarray, np.ndarray]:
-    """Two equally long int64 index arrays, or raise naming ``prefix + "user_idx"`` etc."""
+def check_pairs(user_idx, item_idx, prefix: str = "", n_users=None, n_items=None) -> tuple[np.ndarray, np.ndarray]:
+    """Two equally long int64 index arrays, or raise naming ``prefix + "user_idx"`` etc.; with
+    ``n_users`` / ``n_items``, every index must also lie below them (:func:`check_in_range`)."""
     u = index_array(user_idx, prefix + "user_idx")
     i = index_array(item_idx, prefix + "item_idx")
     if u.size != i.size:
         raise ValueError(f"{prefix}user_idx and {prefix}item_idx must have the same length, "
                          f"got {u.size} and {i.size}")
+    if n_users is not None:
+        check_in_range(u, n_users, prefix + "user_idx", "users")
+    if n_items is not None:
+        check_in_range(i, n_items, prefix + "item_idx", "items")
     return u, i
 
 

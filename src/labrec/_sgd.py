@@ -1,10 +1,10 @@
-"""The SGD training loops of :class:`labmf.recsys.BiasedMF` (private).
+"""The SGD training loops of :class:`labrec.BiasedMF` (private).
 
 Two schedules over the same per-rating update (:mod:`._kernels`):
 
-* ``shuffle`` (:func:`train`): each epoch one sweep over all the ratings in a fresh
+* ``shuffle`` (:func:`run_shuffled`): each epoch one sweep over all the ratings in a fresh
   random order, float64, one thread: what BiasedMF has always done.
-* ``blocked`` (:func:`train_blocked`): FPSGD/libmf's schedule (Zhuang et al. 2013,
+* ``blocked`` (:func:`run_blocked`): FPSGD/libmf's schedule (Zhuang et al. 2013,
   Chin et al. 2015). Users and items are dealt into B bins each; the ratings are
   copied into the B x B grid of (user bin, item bin) blocks (counting sorts). The
   B blocks of a stratum, ``(a, (a + s) mod B)`` for ``a = 0..B-1``, share no user
@@ -14,10 +14,10 @@ Two schedules over the same per-rating update (:mod:`._kernels`):
   strata each epoch, each block in a fixed order grouped by user, which keeps a
   user's row in L1 across their ratings in the block while the block's item rows
   (about :data:`BLOCK_BYTES`) stay in L2. Factors are float32, indices int32, and
-  each bin's users (items) are renumbered to be contiguous. With this the cost per
-  rating stays nearly flat from 10^5 to 10^8 ratings; a shuffle within each block
-  was twice as slow at 10^8 (its user rows no longer fit in cache) for the same
-  accuracy (``benchmarks/bench_scale.py``, notebook 07).
+  each bin's users (items) are renumbered to be contiguous, so the cost per rating
+  barely grows with the number of ratings; a shuffle within each block loses that
+  (its user rows no longer fit in cache). ``benchmarks/bench_scale.py`` and
+  notebook 07 measure both.
 
 Python threads rather than numba's ``parallel=True``: they need no threading
 layer, are not capped by ``NUMBA_NUM_THREADS=1`` (which the Makefile exports for
@@ -34,12 +34,13 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .._validation import DivergenceError
-from ..metrics import rmse
+from labmf.convergence import diverged
+from labmf.metrics import rmse
+
 from . import _kernels
 from ._base import check_triplets
 
-__all__ = ["initial_parameters", "train", "train_blocked", "rating_counts", "seen_items", "predict_clipped",
+__all__ = ["initial_parameters", "run_shuffled", "run_blocked", "rating_counts", "seen_items", "predict_clipped",
            "BLOCK_BYTES"]
 
 
@@ -187,7 +188,7 @@ def _each(pool, n_jobs: int, fn) -> list:
     return [fn(0)] + [f.result() for f in futures]
 
 
-def train_blocked(u, i, r, counts, hp: dict, rng, held_out, raw):
+def run_blocked(u, i, r, counts, hp: dict, rng, held_out, raw):
     """Blocked-schedule training: the parameters in the caller's user/item order (float32), the
     per-epoch training and held-out RMSEs, and each user's items (:func:`seen_items`)."""
     n_jobs = hp["n_jobs"]
@@ -202,7 +203,6 @@ def train_blocked(u, i, r, counts, hp: dict, rng, held_out, raw):
 
 
 def _sgd_blocked(blocked: Blocked, r, counts, hp: dict, rng, held_out, pool):
-    num_epochs = hp["num_epochs"]
     mu, bu, bi, P, Q = initial_parameters(r, counts, hp["rank"], hp["init_std"], rng, np.float32)
     # Internal rows: each bin's users (items) contiguous, so a block's rows form one slab.
     P_int, Q_int = np.empty_like(P), np.empty_like(Q)
@@ -212,18 +212,12 @@ def _sgd_blocked(blocked: Blocked, r, counts, hp: dict, rng, held_out, pool):
     plan = plan_strata(blocked, hp["n_jobs"])
     if held_out is not None:
         held_out = (blocked.new_user[held_out[0]], blocked.new_item[held_out[1]], held_out[2])
-    clip = (float(r.min()), float(r.max())) if hp["clip"] else None
-    train_rmse, eval_rmse = np.empty(num_epochs), None if held_out is None else np.empty(num_epochs)
-    steps = [hp["lr"], hp["reg"], hp["lr_bias"], hp["reg_bias"]]
-    for epoch in range(num_epochs):
-        sse = blocked_epoch(blocked, plan, rng.permutation(blocked.n_bins), params, steps, pool)
-        _check_epoch(sse, epoch, steps[0], steps[2], hp["lr"])
-        train_rmse[epoch] = math.sqrt(sse / r.size)
-        if held_out is not None:
-            eval_rmse[epoch] = rmse(held_out[2], torch.from_numpy(predict_clipped(params, *held_out[:2], clip)))
-        steps[0] *= hp["lr_decay"]
-        steps[2] *= hp["lr_decay"]
-    _check_factors(params, hp["lr"])
+
+    def sweep(epoch, lr, lr_bias):
+        steps = (lr, hp["reg"], lr_bias, hp["reg_bias"])
+        return blocked_epoch(blocked, plan, rng.permutation(blocked.n_bins), params, steps, pool)
+
+    train_rmse, eval_rmse = _epochs(sweep, params, r, hp, held_out)
     mu, bu, bi, P_int, Q_int = params
     return (mu, bu[blocked.new_user], bi[blocked.new_item], P_int[blocked.new_user],
             Q_int[blocked.new_item]), train_rmse, eval_rmse
@@ -231,13 +225,13 @@ def _sgd_blocked(blocked: Blocked, r, counts, hp: dict, rng, held_out, pool):
 
 def _check_epoch(sse: float, epoch: int, lr: float, lr_bias: float, lr0: float) -> None:
     if not math.isfinite(sse):
-        raise DivergenceError(f"BiasedMF diverged: the training loss became {sse} in epoch {epoch + 1} "
-                              f"with lr={lr:g}, lr_bias={lr_bias:g}; lower lr (try lr={lr0 / 10:g})")
+        raise diverged("BiasedMF", f"the training loss became {sse}", epoch=epoch + 1, lr=lr, lr_bias=lr_bias,
+                       try_lr=lr0)
 
 
 def _check_factors(params, lr0: float) -> None:
     if not (np.isfinite(params[3]).all() and np.isfinite(params[4]).all()):
-        raise DivergenceError(f"BiasedMF diverged: the factors overflowed with lr={lr0:g}; lower lr")
+        raise diverged("BiasedMF", "the factors overflowed", lr=lr0)
 
 
 def initial_parameters(rating, counts, rank: int, init_std: float, rng, dtype=np.float64):
@@ -253,33 +247,42 @@ def initial_parameters(rating, counts, rank: int, init_std: float, rng, dtype=np
             P, Q)
 
 
-def train(params, data, hp: dict, rng, held_out):
+def _epochs(sweep, params, rating: np.ndarray, hp: dict, held_out):
+    """The epoch loop of both schedules: ``sweep(epoch, lr, lr_bias)`` runs one epoch in place on
+    ``params`` and returns its training SSE over ``rating``; both rates decay by ``lr_decay`` after
+    each epoch. Returns the per-epoch training and held-out RMSEs; raises on divergence."""
+    num_epochs = hp["num_epochs"]
+    train_rmse, eval_rmse = np.empty(num_epochs), None if held_out is None else np.empty(num_epochs)
+    clip = (float(rating.min()), float(rating.max())) if hp["clip"] else None
+    lr, lr_bias = hp["lr"], hp["lr_bias"]
+    for epoch in range(num_epochs):
+        sse = sweep(epoch, lr, lr_bias)
+        _check_epoch(sse, epoch, lr, lr_bias, hp["lr"])
+        train_rmse[epoch] = math.sqrt(sse / rating.size)
+        if held_out is not None:
+            eval_rmse[epoch] = rmse(held_out[2], torch.from_numpy(predict_clipped(params, *held_out[:2], clip)))
+        lr *= hp["lr_decay"]
+        lr_bias *= hp["lr_decay"]
+    _check_factors(params, hp["lr"])
+    return train_rmse, eval_rmse
+
+
+def run_shuffled(params, data, hp: dict, rng, held_out):
     """Run the SGD epochs in place on ``params``; per-epoch training and held-out RMSEs."""
     mu, bu, bi, P, Q = params
     num_epochs = hp["num_epochs"]
-    train_rmse = np.empty(num_epochs)
-    eval_rmse = None if held_out is None else np.empty(num_epochs)
-    # 32-bit indices when they fit: less memory traffic in the kernel (~7 % faster).
+    # 32-bit indices when they fit: less memory traffic in the kernel.
     index_dtype = np.int32 if max(data.user.size, data.n_users, data.n_items) < 2**31 else np.int64
     u, i = data.user.astype(index_dtype), data.item.astype(index_dtype)
     order = np.arange(u.size, dtype=index_dtype)
     # One 64-bit seed per epoch from the seeded Generator drives the compiled shuffle.
     epoch_seeds = rng.integers(0, 2**63, size=num_epochs, dtype=np.int64)
-    lr, lr_bias = hp["lr"], hp["lr_bias"]
-    for epoch in range(num_epochs):
+
+    def sweep(epoch, lr, lr_bias):
         _kernels.shuffle(order, epoch_seeds[epoch])
-        sse = _kernels.sgd_epoch(u, i, data.rating, order, mu, bu, bi, P, Q, lr, hp["reg"], lr_bias,
-                                 hp["reg_bias"])
-        _check_epoch(sse, epoch, lr, lr_bias, hp["lr"])
-        train_rmse[epoch] = math.sqrt(sse / u.size)
-        if held_out is not None:
-            eu, ei, er = held_out
-            clip = (float(data.rating.min()), float(data.rating.max())) if hp["clip"] else None
-            eval_rmse[epoch] = rmse(er, torch.from_numpy(predict_clipped(params, eu, ei, clip)))
-        lr *= hp["lr_decay"]
-        lr_bias *= hp["lr_decay"]
-    _check_factors(params, hp["lr"])
-    return train_rmse, eval_rmse
+        return _kernels.sgd_epoch(u, i, data.rating, order, mu, bu, bi, P, Q, lr, hp["reg"], lr_bias, hp["reg_bias"])
+
+    return _epochs(sweep, params, data.rating, hp, held_out)
 
 
 def predict_clipped(params, u: np.ndarray, i: np.ndarray, clip) -> np.ndarray:

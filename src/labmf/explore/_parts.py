@@ -5,6 +5,7 @@ Kept apart so that :mod:`labmf.explore` reads as its public API; nothing here is
 
 from __future__ import annotations
 
+import base64
 import io
 import threading
 import warnings
@@ -12,7 +13,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ._validation import ConvergenceWarning, DivergenceError
+from ..convergence import ConvergenceWarning, DivergenceError, still_falling
+
+LOG_FLOOR = 1e-12  # a log axis cannot show 0; an exact fit is drawn at this floor
 
 
 class Superseded(Exception):
@@ -76,9 +79,7 @@ def in_kernel() -> bool:
         from IPython import get_ipython
     except ImportError:
         return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
+    return getattr(get_ipython(), "kernel", None) is not None  # no shell (None) has no kernel
 
 
 class View:
@@ -109,9 +110,10 @@ class View:
 
     @property
     def widget(self):
-        """The live ipywidgets box (built on first use)."""
+        """The live ipywidgets box (built on first use; the update that follows, a cache hit, fills it)."""
         if self._widget is None:
-            self._widget = self._build()
+            self._widget, self.controls = self._controls()
+            self.update(wait=True)
         return self._widget
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -125,10 +127,13 @@ class View:
         bundle["text/plain"] = self.summary
         return bundle
 
+    def _static(self) -> dict:
+        return {"image/png": base64.b64encode(png(self.figure())).decode("ascii")}
+
+
 def png(fig) -> bytes:
     buf = io.BytesIO()
-    # zlib level 1: a few kB more, several ms less per redraw
-    fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
+    fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})  # the fastest zlib level: redraws are live
     return buf.getvalue()
 
 
@@ -146,6 +151,10 @@ def heatmap(ax, values: np.ndarray, hidden, title: str, vmin: float, vmax: float
         ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="red", lw=2))
 
 
+def fit_title(s, label: str) -> str:
+    return f"{label}, rank {s.rank}" + ("" if s.method == "svd" else f", lr {s.lr:g}, seed {s.seed}")
+
+
 def lab_summary(s, label: str, out, optimum: float, n_observed: int) -> str:
     """One line: the settings, the final SSE against the SVD optimum, or why there is no fit."""
     what = (f"{label}, rank {s.rank}" if s.method == "svd"
@@ -154,11 +163,8 @@ def lab_summary(s, label: str, out, optimum: float, n_observed: int) -> str:
         return f"{what}: no fit ({type(out).__name__}: {out})"
     # four significant figures: the float32 SSE's later digits depend on the CPU's rounding
     line = f"{what}: SSE {out.loss:.4g} over {n_observed} observed entries; rank-{s.rank} SVD optimum {optimum:.4g}"
-    if s.method != "svd" and s.num_epochs >= 10:
-        window = max(1, s.num_epochs // 10)
-        before, after = float(out.losses[-1 - window]), out.loss
-        if before - after > 0.01 * after and after > 1e-12:
-            line += " (loss still falling: more epochs or a larger lr)"
+    if s.method != "svd" and still_falling(out.losses):
+        line += " (loss still falling: more epochs or a larger lr)"
     return line
 
 
@@ -167,19 +173,20 @@ def recommendation_summary(layout, s, row: int, col: int, out) -> str:
     fit_text = f"full-batch GD, rank {s.rank}, lr {s.lr:g}, {s.num_epochs} epochs, seed {s.seed}"
     if isinstance(out, Exception):
         return f"{fit_text}: no fit ({type(out).__name__}: {out})"
-    rated = (f"user column {col} rated it {float(layout.ratings[row, col]):.1f} stars"
-             if layout.is_rated(row, col) else f"user column {col} has not rated it")
     return (f"{layout.titles[row]!r} for user column {col} (user id {layout.user_ids[col]}): predicted "
-            f"{out.predict(row, col):.2f} stars; {rated} ({fit_text}; SSE {out.loss:.1f} on {layout.nnz} ratings)")
+            f"{out.predict(row, col):.2f} stars; user column {col} {_rated(layout, row, col)} ({fit_text}; SSE "
+            f"{out.loss:.1f} on {layout.nnz} ratings)")
+
+
+def _rated(layout, row: int, col: int) -> str:
+    return (f"rated it {float(layout.ratings[row, col]):.1f} stars" if layout.is_rated(row, col)
+            else "has not rated it")
 
 
 class LossPlot:
-    """The live loss-curve figure: one figure whose artists are updated in place.
-
-    A fresh three-panel figure with constrained layout took ~300 ms to draw; this one
-    takes ~20-40 ms, which keeps a 3 x 3 redraw within 100 ms. The matrices go to HTML
-    tables (:func:`matrix_html`), not to the figure, for the same reason.
-    """
+    """The live loss-curve figure: one figure whose artists are updated in place (a fresh
+    figure per change would be redrawn from scratch; the matrices go to HTML tables,
+    :func:`matrix_html`, for the same reason; ``make bench`` times a redraw)."""
 
     def __init__(self):
         from matplotlib.figure import Figure
@@ -199,14 +206,13 @@ class LossPlot:
 
     def draw(self, losses, optimum: float, *, title: str, label: str, opt_label: str) -> bytes:
         """PNG of ``losses`` (shape (num_epochs + 1,), or None) against the line ``optimum``."""
-        tiny = 1e-12  # a log axis cannot show 0; an exact fit is drawn at this floor
-        y = np.maximum(np.asarray([] if losses is None else losses, dtype=np.float64), tiny)
+        y = np.maximum(np.asarray([] if losses is None else losses, dtype=np.float64), LOG_FLOOR)
         x = np.arange(len(y))
         if len(y) == 1:  # a closed-form fit has one loss: draw it flat
             x, y = np.array([0, 1]), np.repeat(y, 2)
         self.line.set_data(x, y)
         self.line.set_label(label)
-        self.opt.set_ydata([max(optimum, tiny)] * 2)
+        self.opt.set_ydata([max(optimum, LOG_FLOOR)] * 2)
         self.opt.set_label(opt_label)
         self.ax.relim()
         self.ax.autoscale_view()
@@ -234,28 +240,28 @@ def matrix_html(frames: dict, hidden, vmin: float, vmax: float) -> str:
 def lab_figure(fig, A: np.ndarray, s, label: str, res, optimum: float) -> None:
     """Loss curve vs the SVD optimum, target and reconstruction heatmaps (hidden entries outlined)."""
     ax_loss, ax_a, ax_p = fig.subplots(1, 3, width_ratios=[1.6, 1, 1])
-    tiny = 1e-12  # a log axis cannot show 0; an exact fit is drawn at this floor
     if res is not None and s.method != "svd":
-        ax_loss.plot(np.maximum(res.losses.numpy(), tiny), lw=1.4, label=f"{label} (observed entries)")
+        ax_loss.plot(np.maximum(res.losses.numpy(), LOG_FLOOR), lw=1.4, label=f"{label} (observed entries)")
     elif res is not None:
-        ax_loss.axhline(max(res.loss, tiny), color="C0", lw=1.4, label="truncated SVD" +
+        ax_loss.axhline(max(res.loss, LOG_FLOOR), color="C0", lw=1.4, label="truncated SVD" +
                         (" (hidden set to 0)" if s.hidden else ""))
-    ax_loss.axhline(max(optimum, tiny), color="k", ls="--", lw=1, label=f"rank-{s.rank} SVD optimum {optimum:.4g}")
+    ax_loss.axhline(max(optimum, LOG_FLOOR), color="k", ls="--", lw=1, label=f"rank-{s.rank} SVD optimum {optimum:.4g}")
     ax_loss.set(yscale="log", xlabel="epoch", ylabel="training SSE")
-    ax_loss.set_title(f"{label}, rank {s.rank}" + ("" if s.method == "svd" else f", lr {s.lr:g}, seed {s.seed}"),
-                      fontsize=9)
+    ax_loss.set_title(fit_title(s, label), fontsize=9)
     ax_loss.grid(alpha=0.3)
     ax_loss.legend(fontsize=7, frameon=False)
     lo, hi = float(A.min()), float(A.max())
     heatmap(ax_a, A, s.hidden, "target A (hidden outlined)" if s.hidden else "target A", lo, hi)
     if res is None:
-        ax_p.set_axis_off()
-        ax_p.text(0.5, 0.5, "no fit", ha="center", va="center")
+        _no_fit(ax_p)
     else:
         heatmap(ax_p, res.reconstruction.double().numpy(), s.hidden, f"reconstruction, SSE {res.loss:.4g}",
                  lo, hi)
 
 
+def _no_fit(ax) -> None:
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, "no fit", ha="center", va="center")
 
 
 def _common(widgets, s, *, rank_max: int, lr_range: tuple[int, int], epochs_max: int, epochs_step: int) -> dict:
@@ -297,9 +303,7 @@ def lab_controls(ex, methods: dict):
     c["hidden"] = [widgets.Checkbox(value=(r, col) in s.hidden, description=f"({r}, {col})", indent=False,
                                     layout=widgets.Layout(width="70px"))
                    for r in range(m) for col in range(n)] if m * n <= 36 else []
-    c["figure"] = widgets.Image(format="png")
-    c["matrices"] = widgets.HTML()
-    c["table"] = widgets.HTML()
+    c |= {"figure": widgets.Image(format="png"), "matrices": widgets.HTML(), "table": widgets.HTML()}
 
     def read():
         hidden = tuple((i // n, i % n) for i, box in enumerate(c["hidden"]) if box.value)
@@ -349,14 +353,12 @@ def recommendation_figure(fig, top, layout, row: int, col: int, res) -> None:
     """Bars of the top-``n`` frame (title, predicted rating), the prediction for ``(row, col)`` in the title."""
     ax = fig.add_subplot()
     if res is None:
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, "no fit", ha="center", va="center")
-        return
-    rated = (f"rated {float(layout.ratings[row, col]):.1f} stars" if layout.is_rated(row, col) else "not rated")
+        return _no_fit(ax)
     ax.barh(np.arange(len(top))[::-1], top["predicted rating"].to_numpy(), color="C0")
     ax.set_yticks(np.arange(len(top))[::-1], [t if len(t) <= 45 else t[:44] + "\u2026" for t in top["title"]],
                   fontsize=8)
     ax.set_xlabel("predicted rating (stars)")
-    ax.set_title(f"{layout.titles[row]}, user column {col}: predicted {res.predict(row, col):.2f} stars ({rated})\n"
-                 f"the user's top {len(top)} unrated movies (rank-{res.rank} fit)", fontsize=9)
+    ax.set_title(f"{layout.titles[row]}, user column {col}: predicted {res.predict(row, col):.2f} stars "
+                 f"({_rated(layout, row, col)})\nthe user's top {len(top)} unrated movies (rank-{res.rank} fit)",
+                 fontsize=9)
     ax.grid(axis="x", alpha=0.3)

@@ -1,13 +1,13 @@
-"""numba-compiled inner loops of :class:`labmf.recsys.BiasedMF` (private).
+"""numba-compiled inner loops of :class:`labrec.BiasedMF` (private).
 
 One :func:`sgd_epoch` call runs one epoch of Funk-style per-rating SGD on the
 biased model ``r_ui ~ mu + b_u + b_i + p_u . q_i`` over the ratings in the order
 given; :func:`sgd_blocks` runs the same update over blocks of the blocked
 schedule (float32; driven by :mod:`._sgd`).
 
-Speed: the loops are compiled with the ``reassoc``/``contract``/``nsz``/``arcp``
+The loops are compiled with the ``reassoc``/``contract``/``nsz``/``arcp``
 fast-math flags, which let LLVM vectorise the dot product and the two row
-updates (about 3x faster at 50 factors than strict IEEE order). ``nnan``/``ninf``
+updates. ``nnan``/``ninf``
 are left out on purpose: with them LLVM may assume the loss is finite and the
 caller could no longer detect divergence. Results are deterministic for a given
 machine and build, but not bit-identical to a plain Python loop (the sums are
@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._jit import compile_kernel, prefetch
+from labmf.jit import compile_kernel, prefetch
 
-__all__ = ["sgd_epoch", "shuffle", "predict", "warm_up", "block_counts", "scatter_blocks", "group_by_user",
+__all__ = ["sgd_epoch", "splitmix64", "shuffle", "predict", "warm_up", "block_counts", "scatter_blocks",
+           "group_by_user",
            "seen_from_blocks", "sgd_blocks", "count"]
 
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
@@ -88,21 +89,30 @@ def _sgd_epoch(user, item, rating, order, mu, bu, bi, P, Q, lr, reg, lr_bias, re
     return sse
 
 
+def _splitmix64(x):
+    """The next state of the splitmix64 generator and its 64-bit output (Steele, Lea and Flood
+    2014): the one generator of the shuffles here and of :mod:`labrec.synthetic`."""
+    x += np.uint64(0x9E3779B97F4A7C15)
+    z = x
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x, z ^ (z >> np.uint64(31))
+
+
+# _shuffle and synthetic._generate call the compiled splitmix64 (numba resolves globals when it compiles).
+splitmix64 = compile_kernel(_splitmix64)
+
+
 def _shuffle(order, seed):
     """Fisher-Yates shuffle of ``order`` in place, driven by the 64-bit ``seed``.
 
-    numpy's ``Generator.permutation`` costs about a fifth of an SGD epoch at 50
-    factors; this loop is ~5x cheaper. The generator is splitmix64, and index
-    ``t`` is drawn from the high 32 bits scaled to ``[0, t]`` (bias below
-    ``n / 2**32``, about 2e-5 for 100,000 ratings).
+    Cheaper than numpy's ``Generator.permutation`` (``make bench``). The generator is
+    :func:`splitmix64`, and index ``t`` is drawn from the high 32 bits scaled to ``[0, t]``
+    (bias below ``n / 2**32``, about 2e-5 for 100,000 ratings).
     """
     x = np.uint64(seed)
     for t in range(order.shape[0] - 1, 0, -1):
-        x += np.uint64(0x9E3779B97F4A7C15)
-        z = x
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
+        x, z = splitmix64(x)
         j = np.int64(((z >> np.uint64(32)) * np.uint64(t + 1)) >> np.uint64(32))
         tmp = order[t]
         order[t] = order[j]

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validation import check_scalar, pair_groups
-from .titles import TitleLookup, UnknownIdError
+from labmf.data.movielens import read_movielens
+from labmf.data.titles import TitleLookup, UnknownIdError
+from labmf.validation import check_scalar, pair_groups
 
-__all__ = ["Ratings", "IdMap", "UnknownIdError", "id_column", "check_scale"]
+__all__ = ["Ratings", "IdMap", "UnknownIdError", "load_movielens", "id_column", "check_scale", "first_outside"]
 
 
 def id_column(values, name: str) -> np.ndarray:
@@ -122,8 +123,8 @@ class IdMap:
 class Ratings(TitleLookup):
     """A table of explicit ratings with raw ids (one row per rating), users x items.
 
-    Build one with :func:`labmf.data.load_ratings` (a CSV, a DataFrame or rows) or
-    :func:`labmf.data.load_movielens`; ``model.fit(ratings)`` remembers its ids.
+    Build one with :func:`labrec.load_ratings` (a CSV, a DataFrame or rows) or
+    :func:`load_movielens`; ``model.fit(ratings)`` remembers its ids.
 
     Attributes
     ----------
@@ -251,13 +252,17 @@ def check_scale(scale) -> tuple[float, float] | None:
     return low, check_scalar(high, "scale[1]", float, min_val=low, include_boundaries="neither")
 
 
+def first_outside(rating: np.ndarray, scale) -> int | None:
+    """Position of the first of ``rating`` outside ``scale`` = ``(low, high)`` (None: all inside)."""
+    bad = (rating < scale[0]) | (rating > scale[1])
+    return int(np.argmax(bad)) if bad.any() else None
+
+
 def _check_scale(scale, rating: np.ndarray):
     scale = check_scale(scale)
-    if scale is not None:
-        bad = (rating < scale[0]) | (rating > scale[1])
-        if bad.any():
-            k = int(np.argmax(bad))
-            raise ValueError(f"rating[{k}] = {rating[k]:g} is outside scale ({scale[0]:g}, {scale[1]:g})")
+    k = None if scale is None else first_outside(rating, scale)
+    if k is not None:
+        raise ValueError(f"rating[{k}] = {rating[k]:g} is outside scale ({scale[0]:g}, {scale[1]:g})")
     return scale
 
 
@@ -268,3 +273,9 @@ def _refuse_duplicates(user: np.ndarray, item: np.ndarray) -> None:
         raise ValueError(f"ratings has {k} duplicate (user, item) pair(s), first (user "
                          f"{_plain(user[a])!r}, item {_plain(item[a])!r}) at rows {a} and {b}; keep one "
                          "rating per pair (load_ratings(..., duplicates='last' or 'mean') does)")
+
+
+def load_movielens(name: str = "small", *, path=None) -> Ratings:
+    """A MovieLens data set as a :class:`Ratings` table: :func:`labmf.data.read_movielens`'s
+    rows (same ``name`` and ``path``), checked (one rating per pair) and with its id maps."""
+    return Ratings(*read_movielens(name, path=path))

@@ -26,8 +26,9 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .._validation import pair_groups
-from .table import Ratings, check_scale, id_column
+from labmf.validation import pair_groups
+
+from .table import Ratings, check_scale, first_outside, id_column
 
 __all__ = ["load_ratings", "DUPLICATES"]
 
@@ -234,11 +235,9 @@ def _parse_ratings(values, where, scale) -> np.ndarray:
     if bad.any():
         j = int(np.argmax(bad))
         raise ValueError(f"{where(j)}: rating {arr[j]!r} is missing or not a finite number")
-    if scale is not None:
-        bad = (out < scale[0]) | (out > scale[1])
-        if bad.any():
-            j = int(np.argmax(bad))
-            raise ValueError(f"{where(j)}: rating {out[j]:g} is outside the scale [{scale[0]:g}, {scale[1]:g}]")
+    j = None if scale is None else first_outside(out, scale)
+    if j is not None:
+        raise ValueError(f"{where(j)}: rating {out[j]:g} is outside the scale [{scale[0]:g}, {scale[1]:g}]")
     return out
 
 

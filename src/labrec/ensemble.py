@@ -23,7 +23,7 @@ class Ensemble(RatingModel):
     ----------
     members : sequence of unfitted models
         Distinct objects with ``fit`` and ``predict``; :meth:`recommend` also needs
-        ``scores``, ``seen`` and ``item_counts_`` (as :class:`~labmf.recsys.BiasedMF` has).
+        ``scores``, ``seen`` and ``item_counts_`` (as :class:`~labrec.BiasedMF` has).
 
     Attributes
     ----------
@@ -74,7 +74,7 @@ class Ensemble(RatingModel):
         return float(out[0]) if scalar else out
 
     def recommend(self, user, n=10, exclude_seen=True, *, min_item_ratings=1):
-        """Like :meth:`BiasedMF.recommend <labmf.recsys.BiasedMF.recommend>` (a DataFrame of
+        """Like :meth:`BiasedMF.recommend <labrec.BiasedMF.recommend>` (a DataFrame of
         item, title, score), ranked by the members' mean score."""
         check_fitted(self, "members_")
         if not all(hasattr(m, "scores") and hasattr(m, "seen") for m in self.members_):

@@ -4,7 +4,7 @@ The Netflix Prize set has 100,480,507 ratings by 480,189 users of 17,770 movies,
 with heavy tails on both sides: a few movies have over 10^5 ratings while the
 median movie has a few hundred, and most users rated under 200 movies (mean
 about 209, median about 96). :func:`synthetic_ratings` draws ratings with that
-shape (users x items, as in :mod:`labmf.recsys`) from a planted biased low-rank
+shape (users x items, as in :mod:`labrec`) from a planted biased low-rank
 model::
 
     r_ui = clip(mu + b_u + b_i + p_u . q_i + noise_ui, 1, 5),   noise_ui ~ N(0, noise^2)
@@ -15,8 +15,8 @@ measures it on the held-out ratings). Activity and popularity are log-normal
 (``user_spread``, ``item_spread`` are the standard deviations of their logs); each
 user's items are distinct, drawn in proportion to popularity.
 
-Cost: one compiled pass, about 40 ns and 12 bytes (int32 user, int32 item,
-float32 rating) per rating; 10^8 ratings take a few seconds and 1.2 GB.
+Cost: one compiled pass and 12 bytes (int32 user, int32 item, float32 rating) per
+rating: 1.2 GB for 10^8 ratings (``make bench-scale`` times it).
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._jit import compile_kernel
-from .._validation import check_memory, check_numpy_seed, check_scalar
+from labmf.jit import compile_kernel
+from labmf.validation import check_memory, check_numpy_seed, check_scalar
+
+from ._kernels import splitmix64
 
 __all__ = ["synthetic_ratings", "SyntheticRatings", "NETFLIX_SHAPE", "NETFLIX_RATINGS"]
 
@@ -99,12 +101,8 @@ def _generate(counts, cdf, mu, bu, bi, P, Q, noise, test_fraction, seed, out_use
 
 
 def _next_uniform(x):
-    """Next splitmix64 state and a uniform double in [0, 1) from it."""
-    x += np.uint64(0x9E3779B97F4A7C15)
-    z = x
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
+    """Next :func:`~labrec._kernels.splitmix64` state and a uniform double in [0, 1) from it."""
+    x, z = splitmix64(x)
     return x, float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 

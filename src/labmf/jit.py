@@ -1,7 +1,7 @@
 """The one way labmf compiles a numba kernel.
 
-Compiled code is cached on disk (``cache=True``), so a new process loads it in
-~0.1 s instead of compiling for ~1-2 s. numba picks the first writable of
+Compiled code is cached on disk (``cache=True``), so a new process loads it
+instead of compiling it again. numba picks the first writable of
 ``NUMBA_CACHE_DIR``, the ``__pycache__`` next to the kernel's file, and a
 per-user cache directory. If none is writable numba refuses ``cache=True`` at
 decoration time; we then compile in memory once per process (with one warning)
@@ -112,8 +112,7 @@ def prefetch(typingctx, arr, row, col):
     A hint only (``llvm.prefetch``, read, keep in all cache levels): it changes no
     value and cannot fault. The recommender's SGD visits the factor rows in a
     random order, so each rating waits on a cache miss; prefetching the rows of a
-    rating a few steps ahead overlaps those waits (~30% more ratings/s at 50
-    factors on ml-latest-small).
+    rating a few steps ahead overlaps those waits (``make bench`` measures the gain).
     """
     sig = types.void(arr, row, col)
 

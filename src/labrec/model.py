@@ -7,7 +7,7 @@ rating of user ``u`` for item ``i`` as::
 
 with ``mu`` the mean training rating, ``b_u`` / ``b_i`` user and item biases and
 ``p_u``, ``q_i`` rows of rank-``rank`` factor matrices (users x items, like every
-model in :mod:`labmf.recsys`), fitted by minimising the squared error over the
+model in :mod:`labrec`), fitted by minimising the squared error over the
 observed ratings plus an L2 penalty applied per rating, as in Surprise's ``SVD``::
 
     sum_(u,i) (r_ui - r^_ui)^2 + reg * (|p_u|^2 + |q_i|^2) + reg_bias * (b_u^2 + b_i^2)
@@ -20,7 +20,9 @@ import time
 import numpy as np
 import torch
 
-from .._validation import check_lr, check_memory, check_numpy_seed, check_scalar
+from labmf import evaluate
+from labmf.validation import check_index, check_lr, check_memory, check_numpy_seed, check_scalar
+
 from . import _sgd
 from ._base import (
     RatingModel,
@@ -28,18 +30,17 @@ from ._base import (
     _check_count,
     check_bool,
     check_fitted,
-    check_in_range,
     check_pairs,
     check_triplets,
     index_array,
     rating_array,
 )
 
-__all__ = ["BiasedMF", "TUNED", "top_n"]
+__all__ = ["BiasedMF", "TUNED", "check_params", "top_n"]
 
 #: A slower setting (more factors, stronger ``reg``, decaying steps), tuned on another split
-#: of the same ml-latest-small ratings as the defaults (so not a held-out figure): about 8x
-#: the default's fit time. Notebook 06 re-tunes both libraries on held-out data instead.
+#: of the same ml-latest-small ratings as the defaults (so not a held-out figure); it takes
+#: several times the default's fit time. Notebook 06 re-tunes both libraries on held-out data instead.
 TUNED = {"rank": 200, "reg": 0.08, "lr": 0.02, "lr_decay": 0.97, "num_epochs": 40,
          "init_std": 0.01, "lr_bias": 0.002, "reg_bias": 0.02}
 
@@ -85,8 +86,8 @@ class BiasedMF(RatingModel):
         FPSGD/libmf schedule: the ratings are cut into a grid of user-bin x item-bin
         blocks, blocks sharing no user or item are swept in parallel, the blocks in a
         fresh random order of strata each epoch, each block grouped by user, in float32
-        with int32 indices. From about a million ratings it is several times faster
-        per thread (the factor rows a block touches stay in cache) and gives the same
+        with int32 indices. The factor rows a block touches stay in cache (README,
+        "Scale", and ``make bench-scale`` give the times); it gives the same
         result for every ``n_jobs``, but not the same numbers as ``"shuffle"``
         (another order, float32). ``"auto"``: ``"shuffle"`` when
         ``n_jobs == 1``, else ``"blocked"``.
@@ -115,7 +116,7 @@ class BiasedMF(RatingModel):
         The schedule used, ``"shuffle"`` or ``"blocked"``.
 
     ids_ : FittedIds or None
-        The user and item id maps (and titles) of the :class:`~labmf.data.Ratings`
+        The user and item id maps (and titles) of the :class:`~labrec.Ratings`
         table ``fit`` was given; None after a fit on index arrays. With them,
         :meth:`predict` and :meth:`recommend` take and give ids.
 
@@ -143,30 +144,13 @@ class BiasedMF(RatingModel):
         self.n_jobs = n_jobs
         self.schedule = schedule
 
-    def _checked_params(self) -> dict:
-        return {
-            "rank": check_scalar(self.rank, "rank", int, min_val=1),
-            "reg": check_scalar(self.reg, "reg", float, min_val=0.0),
-            "lr": check_lr(self.lr),
-            "num_epochs": check_scalar(self.num_epochs, "num_epochs", int, min_val=1),
-            "reg_bias": check_scalar(self.reg_bias, "reg_bias", float, min_val=0.0),
-            "lr_bias": check_lr(self.lr_bias, "lr_bias"),
-            "lr_decay": check_scalar(self.lr_decay, "lr_decay", float, min_val=0.0, max_val=1.0,
-                                     include_boundaries="right"),
-            "init_std": check_scalar(self.init_std, "init_std", float, min_val=0.0),
-            "clip": check_bool(self.clip, "clip"),
-            "seed": check_numpy_seed(self.seed, allow_none=True),
-            "n_jobs": check_scalar(self.n_jobs, "n_jobs", int, min_val=1),
-            "schedule": _check_schedule(self.schedule, self.n_jobs),
-        }
-
     def fit(self, user_idx, item_idx=None, ratings=None, n_users=None, n_items=None, *, eval_set=None):
         """Learn biases and factors from a Ratings table, or from ``(user_idx[j], item_idx[j], ratings[j])``.
 
         Parameters
         ----------
         user_idx : Ratings, or array-like of int, shape (nnz,)
-            A :class:`~labmf.data.Ratings` table (``load_ratings``, ``load_movielens``):
+            A :class:`~labrec.Ratings` table (``load_ratings``, ``load_movielens``):
             the model keeps its ids (``ids_``) and the other arguments stay unset. Or
             contiguous user indices (``Ratings.indexed()``).
         item_idx : array-like of int, shape (nnz,)
@@ -191,7 +175,7 @@ class BiasedMF(RatingModel):
             Before allocating, if the fit would need more memory than is available.
         """
         start = time.perf_counter()
-        hp = self._checked_params()
+        hp = check_params(**self.get_params())
         (user_idx, item_idx, ratings, n_users, n_items), ids = self._fit_input(user_idx, item_idx, ratings,
                                                                                 n_users, n_items)
         eval_set = self._eval_input(eval_set, ids)
@@ -205,12 +189,12 @@ class BiasedMF(RatingModel):
             data = check_triplets(u, i, r, n_users, n_items)
             counts = _sgd.rating_counts(data.user, data.item, n_users, n_items)
             params = _sgd.initial_parameters(data.rating, counts, hp["rank"], hp["init_std"], rng)
-            train_rmse, eval_rmse = _sgd.train(params, data, hp, rng, held_out)
+            train_rmse, eval_rmse = _sgd.run_shuffled(params, data, hp, rng, held_out)
             seen = data.item[data.by_user]
         else:
             counts = _sgd.rating_counts(u, i, n_users, n_items)
             raw = (user_idx, item_idx, ratings, n_users, n_items)
-            params, train_rmse, eval_rmse, seen = _sgd.train_blocked(u, i, r, counts, hp, rng, held_out, raw)
+            params, train_rmse, eval_rmse, seen = _sgd.run_blocked(u, i, r, counts, hp, rng, held_out, raw)
         self._store(params, counts, seen, (float(r.min()), float(r.max())), train_rmse, eval_rmse)
         self.clip_, self.schedule_ = hp["clip"], hp["schedule"]
         self.ids_ = ids
@@ -242,9 +226,7 @@ class BiasedMF(RatingModel):
         """
         check_fitted(self, "user_factors_")
         user_idx, item_idx, scalar = self._pairs(user_idx, item_idx)
-        u, i = check_pairs(user_idx, item_idx)
-        check_in_range(u, self.n_users_, "user_idx", "users")
-        check_in_range(i, self.n_items_, "item_idx", "items")
+        u, i = check_pairs(user_idx, item_idx, n_users=self.n_users_, n_items=self.n_items_)
         params = (self.global_mean_, self.user_bias_, self.item_bias_, self.user_factors_, self.item_factors_)
         out = _sgd.predict_clipped(params, u, i, self.rating_range_ if self.clip_ else None)
         return float(out[0]) if scalar else out
@@ -255,14 +237,14 @@ class BiasedMF(RatingModel):
         Indices, not ids: for an id, ``model.scores(model.ids_.users.index(user_id))``.
         """
         check_fitted(self, "user_factors_")
-        user = check_scalar(user, "user", int, min_val=0, max_val=self.n_users_ - 1)
+        user = check_index(user, "user", self.n_users_)
         return (self.global_mean_ + self.user_bias_[user] + self.item_bias_
                 + self.item_factors_ @ self.user_factors_[user])
 
     def seen(self, user) -> np.ndarray:
         """Indices of the items the user at index ``user`` rated in training, sorted, shape (count,)."""
         check_fitted(self, "user_factors_")
-        user = check_scalar(user, "user", int, min_val=0, max_val=self.n_users_ - 1)
+        user = check_index(user, "user", self.n_users_)
         return self._seen_items[self._seen_indptr[user]:self._seen_indptr[user + 1]]
 
     def recommend(self, user, n=10, exclude_seen=True, *, min_item_ratings=1):
@@ -296,20 +278,36 @@ class BiasedMF(RatingModel):
                                             min_item_ratings=min_item_ratings))
 
 
+def check_params(**params) -> dict:
+    """:class:`BiasedMF`'s parameters checked and converted (those not given: its defaults); raises
+    naming the bad one. ``fit`` checks through it, and so does :func:`labrec.surprise.svd_params`."""
+    p = {name: q.default for name, q in BiasedMF._signature().items() if name != "self"} | params
+    return {
+        "rank": check_scalar(p["rank"], "rank", int, min_val=1),
+        "reg": check_scalar(p["reg"], "reg", float, min_val=0.0),
+        "lr": check_lr(p["lr"]),
+        "num_epochs": check_scalar(p["num_epochs"], "num_epochs", int, min_val=1),
+        "reg_bias": check_scalar(p["reg_bias"], "reg_bias", float, min_val=0.0),
+        "lr_bias": check_lr(p["lr_bias"], "lr_bias"),
+        "lr_decay": check_scalar(p["lr_decay"], "lr_decay", float, min_val=0.0, max_val=1.0,
+                                 include_boundaries="right"),
+        "init_std": check_scalar(p["init_std"], "init_std", float, min_val=0.0),
+        "clip": check_bool(p["clip"], "clip"),
+        "seed": check_numpy_seed(p["seed"], allow_none=True),
+        "n_jobs": check_scalar(p["n_jobs"], "n_jobs", int, min_val=1),
+        "schedule": _check_schedule(p["schedule"], p["n_jobs"]),
+    }
+
+
 def top_n(scores, n, *, exclude=None, item_counts=None, min_item_ratings=1):
     """The ``n`` best of ``scores`` (shape (n_items,)), ties to the lower index, leaving out
     ``exclude`` and the items with fewer than ``min_item_ratings`` in ``item_counts``.
     Returns ``(items, scores)``, each of shape (<= n,)."""
-    n = check_scalar(n, "n", int, min_val=1)
     min_item_ratings = check_scalar(min_item_ratings, "min_item_ratings", int, min_val=0)
     allowed = np.ones(scores.shape[0], dtype=bool) if item_counts is None else item_counts >= min_item_ratings
     if exclude is not None:
         allowed[exclude] = False
-    candidates = np.flatnonzero(allowed)
-    cand_scores = scores[candidates]
-    # Stable sort on -score: ties go to the lower item index, so results are reproducible.
-    top = np.argsort(-cand_scores, kind="stable")[:n]
-    return candidates[top], cand_scores[top]
+    return evaluate.top_n(scores, n, allowed)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -323,9 +321,7 @@ def _check_eval_set(eval_set, n_users: int, n_items: int):
     if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 3:
         raise ValueError("eval_set must be a (user_idx, item_idx, ratings) triple, "
                          f"got {type(eval_set).__name__} of length {len(eval_set)}")
-    u, i = check_pairs(eval_set[0], eval_set[1], prefix="eval_set ")
-    check_in_range(u, n_users, "eval_set user_idx", "users")
-    check_in_range(i, n_items, "eval_set item_idx", "items")
+    u, i = check_pairs(eval_set[0], eval_set[1], "eval_set ", n_users, n_items)
     return u, i, torch.from_numpy(rating_array(eval_set[2], "eval_set ratings", u.size))
 
 
