@@ -55,6 +55,19 @@ class RatingModel:
                 shown.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(shown)})"
 
+    def save(self, path):
+        """Save the fitted model to ``path``: npz + JSON, no pickle (:mod:`labrec.persist`); returns the path."""
+        from .persist import save_model
+
+        return save_model(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """The model saved at ``path`` by :meth:`save`, refusing another class, version or a tampered file."""
+        from .persist import load_model
+
+        return load_model(path, cls)
+
     # The id layer: a model fitted on a Ratings table speaks ids, on arrays positions.
 
     def _fit_input(self, user_idx, item_idx, ratings, n_users, n_items):
