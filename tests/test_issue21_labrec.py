@@ -257,3 +257,9 @@ def test_surprise_model_takes_a_ratings_table(small):
     part = load_ratings(small.to_frame().head(2000))
     model = SurpriseModel("BaselineOnly").fit(part)
     assert isinstance(model.predict(int(part.user[0]), int(part.item[0])), float)
+
+
+def test_numpy_scalar_parameters_survive_a_round_trip(tmp_path):
+    model = BiasedMF(rank=np.int64(2), reg=np.float32(0.05), seed=np.random.default_rng(0), num_epochs=2)
+    back = BiasedMF.load(model.fit([0, 1, 1], [0, 0, 1], [3.0, 4.0, 5.0]).save(tmp_path / "m.npz"))
+    assert back.rank == 2 and isinstance(back.rank, int) and back.seed is None  # a Generator is saved as None

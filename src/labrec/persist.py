@@ -54,7 +54,7 @@ def _flatten(model, prefix: str) -> tuple[dict, dict]:
     if name not in _classes():
         raise TypeError(f"cannot save a {name}: save works for {', '.join(_classes())}")
     check_fitted(model, "fit_time_")
-    params = model.get_params()
+    params = {k: v.item() if isinstance(v, np.generic) else v for k, v in model.get_params().items()}
     plain = (bool, int, float, str, type(None))
     header = {"class": name, "params": {k: v if isinstance(v, plain) else None for k, v in params.items()
                                         if k != "members"}, "scalars": {}, "members": []}
@@ -62,6 +62,7 @@ def _flatten(model, prefix: str) -> tuple[dict, dict]:
     for key, value in vars(model).items():
         if key in params or key in ("ids_", "members_"):
             continue
+        value = value.item() if isinstance(value, np.generic) else value
         if isinstance(value, np.ndarray):
             arrays[prefix + key] = value
         elif isinstance(value, (*plain, tuple)):
