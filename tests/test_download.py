@@ -203,3 +203,15 @@ def test_registry_hashes_are_well_formed():
             assert alg == "sha256" and len(hexdigest) == 64
             int(hexdigest, 16)
     assert REGISTRY["ratings.pt"].known_hash is None
+
+
+def test_a_corrupted_cached_file_offline_says_the_cache_failed_its_hash(tmp_path):
+    # Issue 21, item 7: the cached copy fails its hash and nothing answers on port 9.
+    reg = {"data.csv": RemoteFile("data.csv", "http://127.0.0.1:9/data.csv", f"sha256:{sha256(PAYLOAD)}")}
+    (tmp_path / "data.csv").write_bytes(b"garbage")
+    with pytest.raises(DownloadError) as info:
+        fetch("data.csv", cache_dir=tmp_path, registry=reg, timeout=5)
+    msg = str(info.value)
+    assert msg.startswith(f"the cached copy {tmp_path / 'data.csv'} failed its hash check (sha256 "
+                          f"{sha256(b'garbage')}, expected {sha256(PAYLOAD)}), and downloading it again from "
+                          "http://127.0.0.1:9/data.csv failed")

@@ -225,7 +225,7 @@ def test_cross_validate_result(data):
     # Each fold's RMSE is the RMSE of that fold's model on that fold's test rows.
     train, test = folds[2]
     assert res.rmse[2] == pytest.approx(_rmse(res.models[2].predict(u[test], i[test]), r[test]))
-    assert set(res.summary()) >= {"model", "rmse", "mae", "fit_time", "total_time"}
+    assert set(res.summary()) >= {"model", "rmse_mean", "mae_mean", "fit_time_sum", "total_time_sum"}
 
 
 def test_cross_validate_accepts_ratings_table():

@@ -17,7 +17,8 @@ training ratings; :func:`grid_search`, :func:`tuning_split`, :func:`param_grid`)
 ``surprise`` (an adapter for Surprise's algorithms, :func:`svd_params`,
 :func:`svd_grid_search`), ``table`` (:class:`Ratings`, a table of raw ids, and
 :func:`load_movielens`), ``ratings`` (:func:`load_ratings`: your own table) and
-``synthetic`` (:func:`synthetic_ratings`: Netflix-shaped ratings from a planted model).
+``synthetic`` (:func:`synthetic_ratings`: Netflix-shaped ratings from a planted model) and
+``persist`` (``model.save(path)``, ``BiasedMF.load(path)``, :func:`load_model`: npz + JSON, no pickle).
 
 labrec uses labmf through its public names only; labmf never imports labrec.
 """
@@ -26,6 +27,7 @@ from .baselines import BASELINES, BiasBaseline, GlobalMean, ItemMean, baseline_r
 from .ensemble import Ensemble
 from .model import TUNED, BiasedMF
 from .model_selection import CVResult, cross_validate, kfold_indices, paired_differences, summary_frame
+from .persist import load_model
 from .ratings import load_ratings
 from .surprise import SurpriseModel, svd_grid_search, svd_params
 from .synthetic import NETFLIX_RATINGS, NETFLIX_SHAPE, SyntheticRatings, synthetic_ratings
@@ -60,6 +62,7 @@ __all__ = [
     "IdMap",
     "load_ratings",
     "load_movielens",
+    "load_model",
     "synthetic_ratings",
     "SyntheticRatings",
     "NETFLIX_SHAPE",

@@ -12,6 +12,7 @@ another device is refused.
 from __future__ import annotations
 
 import inspect
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -22,7 +23,7 @@ from labmf.validation import check_device, check_scalar, pair_groups
 from .table import IdMap, Ratings
 
 __all__ = ["RatingModel", "FittedIds", "Triplets", "index_array", "rating_array", "check_triplets", "check_pairs",
-           "check_in_range", "check_bool", "check_fitted"]
+           "check_in_range", "check_bool", "check_fitted", "check_jobs", "check_epochs", "MAX_EPOCHS"]
 
 _INT64_MAX = np.iinfo(np.int64).max
 
@@ -53,6 +54,19 @@ class RatingModel:
             if p is None or p.default is p.empty or not _same(value, p.default):
                 shown.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(shown)})"
+
+    def save(self, path):
+        """Save the fitted model to ``path``: npz + JSON, no pickle (:mod:`labrec.persist`); returns the path."""
+        from .persist import save_model
+
+        return save_model(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """The model saved at ``path`` by :meth:`save`, refusing another class, version or a tampered file."""
+        from .persist import load_model
+
+        return load_model(path, cls)
 
     # The id layer: a model fitted on a Ratings table speaks ids, on arrays positions.
 
@@ -250,6 +264,33 @@ def check_in_range(idx: np.ndarray, n: int, name: str, what: str) -> None:
         pos = int(np.argmax(idx))
         raise ValueError(f"{name}[{pos}] = {int(idx[pos])} is out of range: there are {n} {what} "
                          f"(indices 0..{n - 1})")
+
+
+#: The most epochs a fit may ask for (a million sweeps is far past any use; more is a typo).
+MAX_EPOCHS = 10**6
+
+
+def check_jobs(n_jobs) -> int:
+    """``n_jobs`` as an int in ``[1, max_jobs()]``, or raise naming it and this machine's cores."""
+    n_jobs = check_scalar(n_jobs, "n_jobs", int, min_val=1)
+    if n_jobs > max_jobs():
+        raise ValueError(f"n_jobs must be at most {max_jobs()}, got {n_jobs} (this machine has {os.cpu_count()} "
+                         "cores; threads beyond them only wait)")
+    return n_jobs
+
+
+def check_epochs(num_epochs) -> int:
+    """``num_epochs`` as an int in ``[1, MAX_EPOCHS]``, or raise naming it."""
+    num_epochs = check_scalar(num_epochs, "num_epochs", int, min_val=1)
+    if num_epochs > MAX_EPOCHS:
+        raise ValueError(f"num_epochs must be at most {MAX_EPOCHS:,}, got {num_epochs} (each epoch is a sweep "
+                         "over every rating)")
+    return num_epochs
+
+
+def max_jobs() -> int:
+    """The most threads a fit may ask for: 64, or 4 per core on a larger machine."""
+    return max(64, 4 * (os.cpu_count() or 1))
 
 
 def check_bool(x, name: str) -> bool:

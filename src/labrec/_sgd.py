@@ -28,13 +28,14 @@ negligible (B = 14 at the Netflix size: 280 calls a thread for 20 epochs).
 from __future__ import annotations
 
 import math
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from labmf.convergence import diverged
+from labmf.convergence import DivergenceError
 from labmf.metrics import rmse
 
 from . import _kernels
@@ -223,15 +224,48 @@ def _sgd_blocked(blocked: Blocked, r, counts, hp: dict, rng, held_out, pool):
             Q_int[blocked.new_item]), train_rmse, eval_rmse
 
 
-def _check_epoch(sse: float, epoch: int, lr: float, lr_bias: float, lr0: float) -> None:
+def likely_causes(hp: dict, rating: np.ndarray) -> str:
+    """What most likely made a fit blow up or end worse than the global mean, from its settings
+    and ratings: huge ratings, large steps (``lr``, ``lr_bias``), a penalty that overshoots
+    (``reg * lr``), a large start (``init_std``); else a smaller ``lr`` to try."""
+    top = float(np.abs(rating).max())
+    causes = [f"ratings as large as {top:g}: rescale them to a few units (e.g. 1-5)" if top > 100 else "",
+              f"lr_bias={hp['lr_bias']:g} is large (default 0.005)" if hp["lr_bias"] > 0.05 else "",
+              f"lr={hp['lr']:g} is large (default 0.02)" if hp["lr"] > 0.1 else "",
+              f"reg={hp['reg']:g} with lr={hp['lr']:g} overshoots (each step scales a factor by 1 - lr*reg; "
+              "lower reg)" if hp["reg"] * hp["lr"] > 0.5 else "",
+              f"reg_bias={hp['reg_bias']:g} with lr_bias={hp['lr_bias']:g} overshoots (lower reg_bias)"
+              if hp["reg_bias"] * hp["lr_bias"] > 0.5 else "",
+              f"init_std={hp['init_std']:g} at rank {hp['rank']} starts far from the ratings (default 0.01)"
+              if hp["init_std"] ** 2 * hp["rank"] > 1 else ""]
+    causes = [c for c in causes if c]
+    return "likely cause: " + "; ".join(causes) if causes else f"lower lr (try lr={hp['lr'] / 10:g})"
+
+
+def warn_if_worse_than_mean(params, u, i, r, last_rmse: float, hp: dict) -> None:
+    """Warn, with the numbers, when the fit predicts its own training ratings worse than their mean does."""
+    r = np.asarray(r, dtype=np.float64)
+    mean_rmse = float(np.sqrt(np.mean((r - r.mean()) ** 2)))
+    if last_rmse <= mean_rmse:
+        return  # the last sweep's (pessimistic) error already beats the mean: no extra pass
+    pred = predict_clipped(params, np.asarray(u, np.int64), np.asarray(i, np.int64), None)
+    fitted = float(np.sqrt(np.mean((pred - r) ** 2)))
+    if fitted > mean_rmse:
+        warnings.warn(f"BiasedMF's training RMSE {fitted:.4f} is above the global mean's {mean_rmse:.4f}: the "
+                      f"fit predicts its own ratings worse than their mean; {likely_causes(hp, r)}",
+                      UserWarning, stacklevel=3)
+
+
+def _check_epoch(sse: float, epoch: int, lr: float, lr_bias: float, hp: dict, rating) -> None:
     if not math.isfinite(sse):
-        raise diverged("BiasedMF", f"the training loss became {sse}", epoch=epoch + 1, lr=lr, lr_bias=lr_bias,
-                       try_lr=lr0)
+        raise DivergenceError(f"BiasedMF diverged: the training loss became {sse} at epoch {epoch + 1} with "
+                              f"lr={lr:g}, lr_bias={lr_bias:g}; {likely_causes(hp, rating)}")
 
 
-def _check_factors(params, lr0: float) -> None:
+def _check_factors(params, hp: dict, rating) -> None:
     if not (np.isfinite(params[3]).all() and np.isfinite(params[4]).all()):
-        raise diverged("BiasedMF", "the factors overflowed", lr=lr0)
+        raise DivergenceError(f"BiasedMF diverged: the factors overflowed with lr={hp['lr']:g}; "
+                              f"{likely_causes(hp, rating)}")
 
 
 def initial_parameters(rating, counts, rank: int, init_std: float, rng, dtype=np.float64):
@@ -257,13 +291,13 @@ def _epochs(sweep, params, rating: np.ndarray, hp: dict, held_out):
     lr, lr_bias = hp["lr"], hp["lr_bias"]
     for epoch in range(num_epochs):
         sse = sweep(epoch, lr, lr_bias)
-        _check_epoch(sse, epoch, lr, lr_bias, hp["lr"])
+        _check_epoch(sse, epoch, lr, lr_bias, hp, rating)
         train_rmse[epoch] = math.sqrt(sse / rating.size)
         if held_out is not None:
             eval_rmse[epoch] = rmse(held_out[2], torch.from_numpy(predict_clipped(params, *held_out[:2], clip)))
         lr *= hp["lr_decay"]
         lr_bias *= hp["lr_decay"]
-    _check_factors(params, hp["lr"])
+    _check_factors(params, hp, rating)
     return train_rmse, eval_rmse
 
 

@@ -25,7 +25,7 @@ from labmf.metrics import rmse
 from labmf.sparse import observed_triplets
 from labmf.validation import check_mask, check_matrix, check_scalar
 
-from ._base import RatingModel, check_bool, check_fitted, check_pairs, check_triplets
+from ._base import RatingModel, check_bool, check_epochs, check_fitted, check_pairs, check_triplets
 
 __all__ = ["GlobalMean", "ItemMean", "BiasBaseline", "BASELINES", "baseline_rmses"]
 
@@ -145,7 +145,7 @@ class BiasBaseline(_BiasModel):
         return {
             "reg_item": check_scalar(self.reg_item, "reg_item", float, min_val=0.0),
             "reg_user": check_scalar(self.reg_user, "reg_user", float, min_val=0.0),
-            "num_epochs": check_scalar(self.num_epochs, "num_epochs", int, min_val=1),
+            "num_epochs": check_epochs(self.num_epochs),
         }
 
     def _biases(self, data, mu, *, reg_item, reg_user, num_epochs):

@@ -29,7 +29,9 @@ from ._base import (
     _as_numpy,
     _check_count,
     check_bool,
+    check_epochs,
     check_fitted,
+    check_jobs,
     check_pairs,
     check_triplets,
     index_array,
@@ -66,7 +68,7 @@ class BiasedMF(RatingModel):
     lr : float, default 0.02
         SGD step size for the factors.
     num_epochs : int, default 20
-        Sweeps over the training ratings.
+        Sweeps over the training ratings, at most a million.
     reg_bias, lr_bias : float, default 0.005
         L2 penalty and step size for the user and item biases.
     lr_decay : float, default 1.0
@@ -78,8 +80,9 @@ class BiasedMF(RatingModel):
     seed : int, numpy Generator or None, default None
         Drives the initial factors and each epoch's order; None is not reproducible.
     n_jobs : int, default 1
-        Threads for the ``"blocked"`` schedule (Python threads running numba kernels
-        that release the GIL, so ``NUMBA_NUM_THREADS``/``OMP_NUM_THREADS`` do not cap them).
+        Threads for the ``"blocked"`` schedule, at most 64 (or 4 per core on a bigger machine):
+        Python threads running numba kernels that release the GIL, so
+        ``NUMBA_NUM_THREADS``/``OMP_NUM_THREADS`` do not cap them.
     schedule : {"auto", "shuffle", "blocked"}, default "auto"
         ``"shuffle"``: each epoch is one sweep in a fresh random order of all the
         ratings, in float64 (one thread; what notebook 06 reports). ``"blocked"``: the
@@ -199,6 +202,7 @@ class BiasedMF(RatingModel):
         self.clip_, self.schedule_ = hp["clip"], hp["schedule"]
         self.ids_ = ids
         self.fit_time_ = time.perf_counter() - start
+        _sgd.warn_if_worse_than_mean(params, u, i, r, train_rmse[-1], hp)
         return self
 
     def _store(self, params, counts, seen, rating_range, train_rmse, eval_rmse) -> None:
@@ -286,7 +290,7 @@ def check_params(**params) -> dict:
         "rank": check_scalar(p["rank"], "rank", int, min_val=1),
         "reg": check_scalar(p["reg"], "reg", float, min_val=0.0),
         "lr": check_lr(p["lr"]),
-        "num_epochs": check_scalar(p["num_epochs"], "num_epochs", int, min_val=1),
+        "num_epochs": check_epochs(p["num_epochs"]),
         "reg_bias": check_scalar(p["reg_bias"], "reg_bias", float, min_val=0.0),
         "lr_bias": check_lr(p["lr_bias"], "lr_bias"),
         "lr_decay": check_scalar(p["lr_decay"], "lr_decay", float, min_val=0.0, max_val=1.0,
@@ -294,7 +298,7 @@ def check_params(**params) -> dict:
         "init_std": check_scalar(p["init_std"], "init_std", float, min_val=0.0),
         "clip": check_bool(p["clip"], "clip"),
         "seed": check_numpy_seed(p["seed"], allow_none=True),
-        "n_jobs": check_scalar(p["n_jobs"], "n_jobs", int, min_val=1),
+        "n_jobs": check_jobs(p["n_jobs"]),
         "schedule": _check_schedule(p["schedule"], p["n_jobs"]),
     }
 
@@ -307,6 +311,10 @@ def top_n(scores, n, *, exclude=None, item_counts=None, min_item_ratings=1):
     allowed = np.ones(scores.shape[0], dtype=bool) if item_counts is None else item_counts >= min_item_ratings
     if exclude is not None:
         allowed[exclude] = False
+    nan = np.isnan(scores)
+    if nan.any():  # a NaN would rank as a score; it is a broken model or input, never a recommendation
+        raise ValueError(f"scores holds {int(nan.sum())} NaN(s), the first for item {int(np.argmax(nan))}; "
+                         "a prediction must be a number to rank")
     return evaluate.top_n(scores, n, allowed)
 
 

@@ -130,15 +130,19 @@ class CVResult:
         return dict(chosen[max(range(len(keys)), key=lambda f: (keys.count(keys[f]), -keys.index(keys[f])))])
 
     def summary(self) -> dict:
-        """Means (and the RMSE's sample standard deviation over folds) as a flat dict."""
+        """A flat dict whose keys say what each figure is: means over the folds (``rmse_mean``,
+        ``mae_mean``), the RMSE's sample standard deviation (``rmse_std``), seconds summed over
+        the folds (``fit_time_sum``, ``predict_time_sum``, and ``total_time_sum``: both plus any
+        setting search)."""
         return {
             "model": self.name,
-            "rmse": self.mean_rmse,
+            "folds": self.n_folds,
+            "rmse_mean": self.mean_rmse,
             "rmse_std": self.std_rmse,
-            "mae": self.mean_mae,
-            "fit_time": float(self.fit_time.sum()),
-            "predict_time": float(self.predict_time.sum()),
-            "total_time": self.total_time,
+            "mae_mean": self.mean_mae,
+            "fit_time_sum": float(self.fit_time.sum()),
+            "predict_time_sum": float(self.predict_time.sum()),
+            "total_time_sum": self.total_time,
         }
 
     def to_frame(self) -> pd.DataFrame:

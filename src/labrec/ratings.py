@@ -20,15 +20,15 @@ import csv
 import math
 import os
 from collections.abc import Mapping
-from numbers import Integral, Real
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
 
+from labmf.data.fields import number, parse_ids, parse_numbers
 from labmf.validation import pair_groups
 
-from .table import Ratings, check_scale, first_outside, id_column
+from .table import Ratings, check_scale, first_outside
 
 __all__ = ["load_ratings", "DUPLICATES"]
 
@@ -57,8 +57,9 @@ def load_ratings(source, *, user="user", item="item", rating="rating", timestamp
     timestamp, title : str, optional
         Names of a timestamp column (seconds since the epoch, or ISO dates) and of
         an item-title column (one title per item).
-    titles : mapping item id -> title, optional
-        Titles from elsewhere (e.g. ``dict(zip(movies.movieId, movies.title))``).
+    titles : mapping item id -> title, CSV path or DataFrame, optional
+        Titles from elsewhere: ``{item_id: title}``, or a table (``"movies.csv"``)
+        with the item column (named as ``item``) and a ``title`` column.
     scale : (low, high), optional
         The rating scale; a rating outside it is refused.
     duplicates : {"error", "last", "mean"}, default "error"
@@ -96,7 +97,7 @@ def load_ratings(source, *, user="user", item="item", rating="rating", timestamp
     r = _parse_ratings(cols["rating"], where, scale)
     ts = _parse_timestamps(cols["timestamp"], where) if "timestamp" in cols else None
     title_map = _titles_from_column(i, cols["title"], where) if "title" in cols else {}
-    title_map.update(_titles_from_mapping(titles, i))
+    title_map.update(_titles_from_mapping(_titles_table(titles, item), i))
     keep, r = _resolve_duplicates(u, i, r, duplicates, where)
     return Ratings(u[keep], i[keep], r, None if ts is None else ts[keep], title_map,
                    name=src.name if name is None else str(name), scale=scale)
@@ -106,8 +107,8 @@ def load_ratings(source, *, user="user", item="item", rating="rating", timestamp
 
 
 def _read(source, roles: dict, sep: str) -> _Source:
-    if isinstance(source, (str, os.PathLike)):
-        return _read_csv(Path(source), roles, sep)
+    if isinstance(source, (str, bytes, os.PathLike)):
+        return _read_csv(Path(os.fsdecode(source)), roles, sep)
     import pandas as pd  # imported on use: `import labmf` stays light
 
     if isinstance(source, Mapping):
@@ -147,6 +148,8 @@ def _read_csv(path: Path, roles: dict, sep: str) -> _Source:
                 cells.append([row[p] for p in picks])
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path} is not UTF-8 text; expected a CSV file") from exc
+    except csv.Error as exc:  # a NUL byte, a field over csv's size limit, an unclosed quote
+        raise ValueError(f"line {reader.line_num} of {path.name}: {exc}") from exc
     columns = {role: np.array([c[k] for c in cells] or [], dtype=object) for k, role in enumerate(roles)}
     return _Source(columns, lambda j: f"line {lines[j]} of {path.name}", path.name)
 
@@ -184,57 +187,8 @@ def _read_rows(source) -> _Source:
 # ------------------------------------------------------------------ parsing
 
 
-def _number(v):
-    """``v`` as an int or float when it is a (text) number, else None; NaN counts as missing."""
-    if isinstance(v, str):
-        s = v.strip()
-        for kind in (int, float):
-            try:
-                return kind(s)
-            except ValueError:
-                pass
-        return None
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, Real):
-        return None
-    v = int(v) if isinstance(v, Integral) else float(v)
-    return None if isinstance(v, float) and math.isnan(v) else v
-
-
-def parse_ids(values, what: str, where: Callable[[int], str]) -> np.ndarray:
-    """A column of ids as int64 (every value a whole number) or strings, refusing bad rows."""
-    arr = np.asarray(values)
-    if arr.dtype.kind in "iu":
-        return id_column(arr, what)
-    if arr.dtype.kind not in "fOU":
-        raise TypeError(f"the {what} column must hold integers or strings, got dtype {arr.dtype}")
-    vals = arr.tolist()
-    nums = [_number(v) for v in vals]
-    if all(n is not None for n in nums):
-        for j, n in enumerate(nums):
-            if isinstance(n, float) and not (math.isfinite(n) and n.is_integer()):
-                raise ValueError(f"{where(j)}: {what} {vals[j]!r} is not a whole number (numeric ids must be "
-                                 "integers; ids may also be strings)")
-        return id_column(np.array([int(n) for n in nums], dtype=np.int64), what)
-    for j, v in enumerate(vals):
-        if not (isinstance(v, str) and v.strip()):
-            problem = "is missing" if _number(v) is None else "is a number among string ids"
-            raise ValueError(f"{where(j)}: {what} {v!r} {problem}")
-    return id_column(np.array([v.strip() for v in vals], dtype=str), what)
-
-
 def _parse_ratings(values, where, scale) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.dtype.kind in "iuf":
-        out = arr.astype(np.float64)
-    elif arr.dtype.kind in "OU":
-        nums = [_number(v) for v in arr.tolist()]
-        out = np.array([np.nan if n is None else n for n in nums], dtype=np.float64)
-    else:
-        raise TypeError(f"the rating column must hold numbers, got dtype {arr.dtype}")
-    bad = ~np.isfinite(out)
-    if bad.any():
-        j = int(np.argmax(bad))
-        raise ValueError(f"{where(j)}: rating {arr[j]!r} is missing or not a finite number")
+    out = parse_numbers(values, "rating", where)
     j = None if scale is None else first_outside(out, scale)
     if j is not None:
         raise ValueError(f"{where(j)}: rating {out[j]:g} is outside the scale [{scale[0]:g}, {scale[1]:g}]")
@@ -247,7 +201,7 @@ def _parse_timestamps(values, where) -> np.ndarray:
         arr = arr.astype("datetime64[s]").astype(object)
     out = np.empty(arr.size, dtype=np.int64)
     for j, v in enumerate(arr.tolist()):
-        n = _number(v)
+        n = number(v)
         if n is None and isinstance(v, str) and v.strip():
             try:
                 n = int(np.datetime64(v.strip(), "s").astype(np.int64))
@@ -255,7 +209,7 @@ def _parse_timestamps(values, where) -> np.ndarray:
                 n = None
         elif n is None and hasattr(v, "timestamp") and v == v:  # datetime, pandas Timestamp (not NaT)
             n = int(v.timestamp())
-        if n is None or (isinstance(n, float) and not n.is_integer()):
+        if n is None or not (abs(n) < 2**63 and float(n).is_integer()):
             raise ValueError(f"{where(j)}: timestamp {v!r} is neither whole seconds since the epoch nor a date")
         out[j] = int(n)
     return out
@@ -273,11 +227,32 @@ def _titles_from_column(items: np.ndarray, values, where) -> dict:
     return titles
 
 
+def _titles_table(titles, item: str):
+    """``titles`` given as a CSV path or a DataFrame with columns ``item`` and ``"title"``, as a dict."""
+    import pandas as pd  # imported on use: `import labmf` stays light
+
+    if isinstance(titles, (str, bytes, os.PathLike)):
+        path = Path(os.fsdecode(titles))
+        if not path.is_file():
+            raise FileNotFoundError(f"titles file {path} not found")
+        titles, where = pd.read_csv(path, dtype=str, keep_default_na=False), path.name
+    elif isinstance(titles, pd.DataFrame):
+        where = "the titles DataFrame"
+    else:
+        return titles
+    for column in (item, "title"):
+        if column not in titles.columns:
+            raise ValueError(f"titles: column {column!r} not found in {where}; its columns are "
+                             f"{list(titles.columns)} (a titles table needs the item column {item!r} and 'title')")
+    return dict(zip(titles[item].tolist(), titles["title"].tolist(), strict=True))
+
+
 def _titles_from_mapping(titles, items: np.ndarray) -> dict:
     if titles is None:
         return {}
     if not hasattr(titles, "items"):
-        raise TypeError(f"titles must be a mapping item id -> title, got {type(titles).__name__}")
+        raise TypeError(f"titles must be a mapping item id -> title, a CSV path or a DataFrame, "
+                        f"got {type(titles).__name__}")
     pairs = list(titles.items())
     keys = parse_ids(np.array([k for k, _ in pairs] or [], dtype=object), "titles key",
                      lambda j: f"titles entry {pairs[j][0]!r}")

@@ -76,11 +76,14 @@ class SurpriseModel(RatingModel):
             raise TypeError(f"algorithm must be a Surprise algorithm class, got {algorithm!r}")
         return algorithm
 
-    def fit(self, user_idx, item_idx, ratings, n_users=None, n_items=None):
-        """Build Surprise's ``Trainset`` (raw ids = the indices) and fit the algorithm."""
+    def fit(self, user_idx, item_idx=None, ratings=None, n_users=None, n_items=None):
+        """Build Surprise's ``Trainset`` (raw ids = the indices) and fit the algorithm, on a
+        Ratings table (the model keeps its ids, ``ids_``, as :class:`~labrec.BiasedMF` does) or
+        on ``(user_idx, item_idx, ratings)``."""
         surprise = _surprise()
         algorithm = self._checked_algorithm(surprise)
-        data = check_triplets(user_idx, item_idx, ratings, n_users, n_items)
+        arrays, ids = self._fit_input(user_idx, item_idx, ratings, n_users, n_items)
+        data = check_triplets(*arrays)
         scale = self.rating_scale or (float(data.rating.min()), float(data.rating.max()))
         if len(scale) != 2 or not float(scale[0]) < float(scale[1]):
             raise ValueError(f"rating_scale must be (low, high) with low < high, got {self.rating_scale!r}")
@@ -92,15 +95,19 @@ class SurpriseModel(RatingModel):
         algo.fit(trainset)
         self.fit_time_ = time.perf_counter() - start
         self.algo_ = algo
+        self.ids_ = ids
         return self
 
     def predict(self, user_idx, item_idx) -> np.ndarray:
-        """Surprise's estimates (clipped to the rating scale), shape (n,), float64."""
+        """Surprise's estimates (clipped to the rating scale), shape (n,), float64; ids after a fit
+        on a Ratings table, else positions; one pair gives a float."""
         check_fitted(self, "algo_")
+        user_idx, item_idx, scalar = self._pairs(user_idx, item_idx)
         u, i = check_pairs(user_idx, item_idx)
         # What algo.test() does, without needing the true ratings.
-        return np.fromiter((self.algo_.predict(a, b).est for a, b in zip(u.tolist(), i.tolist(), strict=True)),
-                           dtype=np.float64, count=u.size)
+        out = np.fromiter((self.algo_.predict(a, b).est for a, b in zip(u.tolist(), i.tolist(), strict=True)),
+                          dtype=np.float64, count=u.size)
+        return float(out[0]) if scalar else out
 
 
 def svd_params(*, seed=None, **params) -> dict:

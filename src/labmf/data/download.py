@@ -98,6 +98,20 @@ def check_sha256(path, expected: str, what: str, fix: str) -> None:
         raise OSError(f"{what} is corrupted: sha256 {h.hexdigest()}, expected {expected}; {fix}")
 
 
+def _cached_mismatch(path: Path, hash_: str) -> str:
+    """What is wrong with the cached copy at ``path`` ("" when there is none or it passes ``hash_``)."""
+    if not path.is_file():
+        return ""
+    alg, digest = hash_.split(":")
+    h = hashlib.new(alg)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    if h.hexdigest() == digest:
+        return ""
+    return f"the cached copy {path} failed its hash check ({alg} {h.hexdigest()}, expected {digest})"
+
+
 def _directory(path, what: str) -> Path:
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
@@ -182,10 +196,14 @@ def _download(entry: RemoteFile, hash_: str, cache: Path, progressbar: bool, tim
     by_hand = (f"To install it by hand, download {entry.url} on a connected machine, check its "
                f"{hash_.replace(':', ' ', 1)}, and copy it to {cache / entry.name} (or set {ENV_VAR} "
                f"to the directory holding it).")
+    stale = _cached_mismatch(cache / entry.name, hash_)  # pooch downloads such a copy again, silently
     p = pooch.create(path=cache, base_url="", registry={entry.name: hash_}, urls={entry.name: entry.url})
     try:
         return Path(p.fetch(entry.name, downloader=pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)))
     except requests.exceptions.RequestException as exc:
+        if stale:
+            raise DownloadError(f"{stale}, and downloading it again from {entry.url} failed: {exc}. "
+                                f"{by_hand}") from exc
         raise DownloadError(f"could not download {entry.name} from {entry.url}: {exc}. {by_hand}") from exc
     except ValueError as exc:  # pooch's hash mismatch (the arguments were checked up front)
         raise DownloadError(

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .download import check_sha256, fetch
+from .fields import parse_ids, parse_numbers
 
 __all__ = ["MovieLens", "read_movielens", "read_movielens_zip", "embedded_files", "EMBEDDED_SHA256",
            "MOVIELENS_NAMES"]
@@ -103,26 +104,44 @@ def _split_lines(text: str, sep: str) -> dict[int, str]:
     return {int(p[0]): p[1] for p in (ln.split(sep) for ln in text.splitlines()) if len(p) > 1}
 
 
+def _rating_lines(data: bytes, member: str, sep: str, header: bool) -> list[np.ndarray]:
+    """The four columns (user, item, rating, timestamp) of a ratings member, each field read by
+    :mod:`labmf.data.fields` (the strictness of ``labrec.load_ratings``); a bad line is refused by number."""
+    lines = [(k, ln.split(sep)) for k, ln in enumerate(data.decode("latin-1").splitlines(), 1)
+             if ln.strip() and not (header and k == 1)]
+    if not lines:
+        raise ValueError(f"{member} holds no ratings")
+
+    def where(j: int) -> str:
+        return f"line {lines[j][0]} of {member}"
+
+    for j, (_, fields) in enumerate(lines):
+        if len(fields) != 4:
+            raise ValueError(f"{where(j)}: {len(fields)} fields, expected 4 (user, item, rating, timestamp) "
+                             f"separated by {sep!r}")
+    cols = [np.array(c, dtype=object) for c in zip(*(f for _, f in lines), strict=True)]
+    ids = [parse_ids(cols[k], what, where, numbers_only=True) for k, what in ((0, "user id"), (1, "item id"),
+                                                                               (3, "timestamp"))]
+    return [ids[0], ids[1], parse_numbers(cols[2], "rating", where), ids[2]]
+
+
 def read_movielens_zip(path, name: str) -> MovieLens:
-    """Parse a GroupLens zip (``ml-latest-small``, ``ml-100k`` or ``ml-1m``)."""
+    """Parse a GroupLens zip (``ml-latest-small``, ``ml-100k`` or ``ml-1m``); a malformed ratings
+    line is refused with its number (no line is reshaped, rounded or skipped)."""
     name = MOVIELENS_NAMES.get(name, name)
     with zipfile.ZipFile(path) as zf:
         if name == "ml-latest-small":
-            rows = np.genfromtxt(io.BytesIO(_member(zf, "/ratings.csv")), delimiter=",",
-                                 skip_header=1, dtype=np.float64)
+            rows = _rating_lines(_member(zf, "/ratings.csv"), "ratings.csv", ",", header=True)
             titles = _read_titles_csv(_member(zf, "/movies.csv").decode("utf-8"))
         elif name == "ml-100k":
-            rows = np.loadtxt(io.BytesIO(_member(zf, "/u.data")), dtype=np.float64)
+            rows = _rating_lines(_member(zf, "/u.data"), "u.data", "\t", header=False)
             titles = _split_lines(_member(zf, "/u.item").decode("latin-1"), "|")
         elif name == "ml-1m":
-            text = _member(zf, "/ratings.dat").decode("latin-1")
-            rows = np.array([ln.split("::") for ln in text.splitlines() if ln], dtype=np.float64)
+            rows = _rating_lines(_member(zf, "/ratings.dat"), "ratings.dat", "::", header=False)
             titles = _split_lines(_member(zf, "/movies.dat").decode("latin-1"), "::")
         else:
             raise ValueError(f"name must be one of {sorted(set(MOVIELENS_NAMES))}, got {name!r}")
-    rows = rows.reshape(-1, 4)
-    return _rows(rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64), rows[:, 2], rows[:, 3].astype(np.int64),
-                 titles, name)
+    return _rows(*rows, titles, name)
 
 
 def read_movielens(name: str = "small", *, path=None) -> MovieLens:
