@@ -219,3 +219,24 @@ def test_svd_grid_search_is_surprises_gridsearchcv_on_the_same_split(triple):
     assert ours.best_params == via_adapter.best_params
     with pytest.raises(ValueError, match="cross"):
         svd_grid_search({"lr_bias": [0.01, 0.02]}, triple, fit, val)
+
+
+def test_corrected_t_widens_the_naive_standard_error():
+    from labrec import corrected_t
+
+    d = np.array([-0.0064, -0.0028, 0.0, -0.0016, -0.0030])
+    t, p = corrected_t(d, n_train=80_000, n_test=20_000)
+    naive = d.mean() / (d.std(ddof=1) / np.sqrt(d.size))
+    # Nadeau-Bengio: variance times (1/k + n_test/n_train) instead of 1/k
+    assert t == pytest.approx(naive / np.sqrt(d.size * (1 / d.size + 0.25)))
+    assert abs(t) < abs(naive) and 0.05 < p < 1
+    assert corrected_t(np.zeros(5), 4, 1) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("bad, match", [((np.zeros(1), 4, 1), "at least 2"), ((np.ones(3), 0, 1), "n_train"),
+                                        ((np.ones(3), 4, 1.5), "n_test")])
+def test_corrected_t_refuses_bad_input(bad, match):
+    from labrec import corrected_t
+
+    with pytest.raises((ValueError, TypeError), match=match):
+        corrected_t(*bad)

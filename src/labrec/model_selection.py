@@ -308,3 +308,36 @@ def paired_differences(a: CVResult, b: CVResult) -> np.ndarray:
     if a.n_folds != b.n_folds:
         raise ValueError(f"a and b must be scored on the same folds; a has {a.n_folds} folds, b has {b.n_folds}")
     return a.rmse - b.rmse
+
+
+def corrected_t(diff, n_train: int, n_test: int) -> tuple[float, float]:
+    """Nadeau and Bengio's corrected resampled t-test of per-fold differences.
+
+    The folds of one data set share their training ratings, so the per-fold differences are
+    correlated and the plain standard error ``std / sqrt(k)`` is too small. The correction
+    scales the variance by ``1/k + n_test/n_train`` (Nadeau & Bengio, Machine Learning 52, 2003).
+
+    Parameters
+    ----------
+    diff : array of float, shape (k,)
+        Per-fold differences, e.g. :func:`paired_differences`; k >= 2.
+    n_train, n_test : int
+        Ratings in a fold's training and test part.
+
+    Returns
+    -------
+    (t, p) : the statistic and its two-sided p-value, Student's t with k - 1 degrees of freedom
+        (t = 0, p = 1 when every difference is zero).
+    """
+    from scipy import stats  # only this test needs SciPy
+
+    d = np.asarray(diff, dtype=np.float64)
+    if d.ndim != 1 or d.size < 2:
+        raise ValueError(f"diff must hold one difference per fold, at least 2, got shape {d.shape}")
+    check_scalar(n_train, "n_train", int, min_val=1)
+    check_scalar(n_test, "n_test", int, min_val=1)
+    var = (1 / d.size + n_test / n_train) * d.var(ddof=1)
+    if var == 0:
+        return (0.0, 1.0) if d.mean() == 0 else (float(np.copysign(np.inf, d.mean())), 0.0)
+    t = float(d.mean() / np.sqrt(var))
+    return t, float(2 * stats.t.sf(abs(t), d.size - 1))
