@@ -26,7 +26,7 @@ labrec uses labmf through its public names only; labmf never imports labrec.
 from .baselines import BASELINES, BiasBaseline, GlobalMean, ItemMean, baseline_rmses
 from .ensemble import Ensemble
 from .model import TUNED, BiasedMF
-from .model_selection import CVResult, cross_validate, corrected_t, kfold_indices, paired_differences, summary_frame
+from .model_selection import CVResult, corrected_t, cross_validate, kfold_indices, paired_differences, summary_frame
 from .persist import load_model
 from .ratings import load_ratings
 from .surprise import SurpriseModel, svd_grid_search, svd_params
