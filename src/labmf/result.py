@@ -1,14 +1,32 @@
-"""The one result type every factorisation returns."""
+"""The one result type every factorisation returns, and its file format.
+
+:meth:`FactorisationResult.save` writes a plain ``.npz`` (numpy's zip of arrays, read
+with ``allow_pickle=False``: loading never runs code) holding ``U``, ``V``, ``losses``
+(and ``singular_values``) and one JSON string: the format's name and version, the other
+fields, and a SHA-256 digest of the arrays and fields. :meth:`FactorisationResult.load`
+refuses a file of another format or version, and one whose digest does not match (edited,
+truncated or corrupted after saving), saying which.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import zipfile
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from .validation import check_index
 
-__all__ = ["FactorisationResult"]
+__all__ = ["FactorisationResult", "FORMAT", "VERSION"]
+
+#: The file format's name and version, written into every saved result and checked on load.
+FORMAT, VERSION = "labmf.FactorisationResult", 1
+_ARRAYS = ("U", "V", "losses", "singular_values")
+_FIELDS = ("method", "rank", "lr", "num_epochs", "seed", "elapsed", "info")
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,3 +99,74 @@ class FactorisationResult:
             parts.append(f"seed={self.seed}")
         parts.append(f"loss={self.loss:.6g}")
         return f"FactorisationResult({', '.join(parts)})"
+
+    def save(self, path) -> None:
+        """Write this result to ``path`` (``.npz``; no pickle), in format :data:`VERSION`.
+
+        ``info`` must hold JSON values only (str, numbers, bool, None, lists, dicts), as the
+        factorisations' ``info`` does. Tensors keep their dtype (bfloat16 is stored as float32
+        and restored).
+        """
+        meta = {name: getattr(self, name) for name in _FIELDS}
+        try:
+            json.dumps(meta["info"], allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"info must hold JSON values only to be saved, got {self.info!r} ({exc})") from None
+        arrays = {name: _to_numpy(getattr(self, name)) for name in _ARRAYS if getattr(self, name) is not None}
+        meta["dtypes"] = {name: str(getattr(self, name).dtype).removeprefix("torch.") for name in arrays}
+        meta |= {"format": FORMAT, "version": VERSION}
+        meta["sha256"] = _digest(arrays, meta)
+        with open(os.fspath(path), "wb") as fh:
+            np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
+
+    @classmethod
+    def load(cls, path) -> FactorisationResult:
+        """Read a result written by :meth:`save`; raise ValueError naming ``path`` if the file is not
+        one, is of another version, or fails its digest (modified after saving)."""
+        where = os.fspath(path)
+        try:
+            with np.load(where, allow_pickle=False) as z:
+                arrays = {name: z[name] for name in z.files}
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise
+            raise ValueError(f"{where} is not a saved FactorisationResult (not a readable .npz: {exc})") from None
+        meta = _meta(arrays.pop("meta", None), where)
+        if meta.get("sha256") != _digest(arrays, meta):
+            raise ValueError(f"{where} fails its SHA-256 check: it was modified after saving (or is corrupt); "
+                             "refit, or save the result again")
+        tensors = {name: torch.from_numpy(arrays[name].copy()).to(getattr(torch, meta["dtypes"][name]))
+                   for name in arrays}
+        return cls(**tensors, **{name: meta[name] for name in _FIELDS})
+
+
+def _to_numpy(t: torch.Tensor) -> np.ndarray:
+    t = t.detach().cpu()
+    return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
+
+
+def _digest(arrays: dict, meta: dict) -> str:
+    """SHA-256 of the fields (JSON, keys sorted, without the digest) and of each array's dtype, shape and bytes."""
+    h = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != "sha256"}, sort_keys=True).encode())
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _meta(raw, where: str) -> dict:
+    """The JSON fields of a saved result, checked for the format and version."""
+    try:
+        meta = json.loads(str(raw[()])) if raw is not None and raw.dtype.kind == "U" else None
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{where} is not a saved FactorisationResult (no {FORMAT!r} record)")
+    if meta.get("version") != VERSION:
+        raise ValueError(f"{where} is a FactorisationResult file of version {meta.get('version')!r}; this labmf "
+                         f"reads version {VERSION} only (load it with the labmf that wrote it, and refit)")
+    missing = [k for k in (*_FIELDS, "dtypes") if k not in meta]
+    if missing:
+        raise ValueError(f"{where} is not a complete FactorisationResult file: no {', '.join(missing)}")
+    return meta
