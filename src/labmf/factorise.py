@@ -29,7 +29,7 @@ from .metrics import reconstruction_sse
 from .result import FactorisationResult
 from .validation import check_n_jobs, check_observed, check_rank
 
-__all__ = ["factorise_sgd", "factorise_gd", "factorise_autograd", "factorise_svd", "OPTIMISERS"]
+__all__ = ["factorise_sgd", "factorise_gd", "factorise_autograd", "factorise_adam", "factorise_svd", "OPTIMISERS"]
 
 Callback = Callable[[int, float], object]
 
@@ -294,6 +294,40 @@ def factorise_autograd(
                                  progress=progress, scale=data_scale(A[M.bool()], init))
     return result(U.detach(), V.detach(), losses, elapsed, dtype=A.dtype, method=method, lr=lr,
                    num_epochs=num_epochs, seed=seed, info={"optimizer": opt_name, "masked": masked})
+
+
+def factorise_adam(
+    A,
+    mask=None,
+    rank: int = 2,
+    *,
+    lr: float = 0.05,
+    num_epochs: int = 1000,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    init: tuple[torch.Tensor, torch.Tensor] | None = None,
+    callback: Callback | None = None,
+    progress: bool = False,
+) -> FactorisationResult:
+    """Full-batch Adam, compiled: ``factorise_autograd(optimizer="adam")``'s trajectory at a fraction of its cost.
+
+    The update of ``torch.optim.Adam`` with its defaults, on the observed entries, in float64
+    (:mod:`labmf._adam`: the curves agree to rounding, 1e-4 relative on the lab's problems,
+    tested); ``torch.optim.Adam``'s per-step overhead dominates small problems (1000 steps on
+    the 3 x 3: ~200 ms against ~1 ms), so the explorer uses this one. A dense or sparse ``A``;
+    parameters are those of :func:`factorise_sgd`. ``info["backend"]`` is ``"numba"``.
+    """
+    from ._adam import adam_epochs, adam_state
+
+    A, M, rank, lr, num_epochs = check_args(A, mask, rank, lr, num_epochs, callback)
+    U0, V0 = start(A, rank, seed, generator, init)
+    state = adam_state(A.shape[0], A.shape[1], rank)
+
+    def kernel(rows, cols, vals, U, V, lr, todo, out):
+        return adam_epochs(rows, cols, vals, U, V, lr, todo, out, state=state)
+
+    return triplet_fit(kernel, A, M, U0, V0, at_start=True, method="adam", lr=lr, num_epochs=num_epochs,
+                       seed=seed, callback=callback, progress=progress, info={"optimizer": "adam"}, init=init)
 
 
 # --------------------------------------------------------------- truncated SVD

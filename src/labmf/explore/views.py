@@ -7,14 +7,15 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..data import LabLayout, lab_matrix, load_lab_layout
+from ..data import LabLayout, UnknownIdError, lab_matrix, load_lab_layout
 from ..evaluate import top_n_unrated
-from ..factorise import factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
+from ..factorise import factorise_adam, factorise_gd, factorise_sgd, factorise_svd
 from ..validation import check_index, check_lr, check_num_epochs, check_rank, check_seed
+from . import _draw as draw
 from . import _parts as parts
 
 #: method key -> (label, default lr); the fits themselves are in :func:`fit`.
-METHODS = {"sgd": ("per-entry SGD", 0.01), "gd": ("full-batch GD", 0.01), "adam": ("Adam (autograd)", 0.05),
+METHODS = {"sgd": ("per-entry SGD", 0.01), "gd": ("full-batch GD", 0.01), "adam": ("Adam (full batch)", 0.05),
            "svd": ("truncated SVD", None)}
 
 
@@ -43,7 +44,8 @@ def fit(A: torch.Tensor, s: Settings, callback=None):
         res = factorise_svd(A * M, None, s.rank)
         sse = float((((A - res.reconstruction) * M).double() ** 2).sum())
         return replace(res, losses=torch.tensor([sse], dtype=torch.float64))
-    fn = {"sgd": factorise_sgd, "gd": factorise_gd, "adam": factorise_autograd}[s.method]  # checked by Settings' users
+    # Adam compiled (torch.optim.Adam's trajectory to rounding, ~200 times faster on the 3 x 3: a live redraw).
+    fn = {"sgd": factorise_sgd, "gd": factorise_gd, "adam": factorise_adam}[s.method]  # checked by Settings' users
     extra = {"sparse": True} if s.method == "gd" else {}  # GD: the same update, compiled (sparse path)
     return fn(A, M if s.hidden else None, s.rank, lr=s.lr, num_epochs=s.num_epochs, seed=s.seed, callback=callback,
               **extra)
@@ -86,7 +88,7 @@ class Explorer(parts.View):
         self.A = A
         self.settings = _check_settings(settings, A)
         self._optimum: dict[int, float] = {}
-        self._plot = parts.LossPlot()
+        self._plot = draw.LossPlot()
         self.result, self.summary, self.png = None, "", b""
         self.update(wait=True)  # the first fit is on display at once
 
@@ -106,9 +108,10 @@ class Explorer(parts.View):
         progress = self._progress_bar(0 if s.method == "svd" else s.num_epochs)
         # A compiled fit of <= 10^6 entry-epochs is over at once: a per-epoch callback (progress,
         # superseding) would make it run one epoch per kernel call, several times slower.
-        short = s.method in ("sgd", "gd", "svd") and s.num_epochs * self.A.numel() <= 10**6
+        short = s.num_epochs * self.A.numel() <= 10**6  # every method is compiled (or closed form)
+        parts.set_inert(self.controls, s.method)
         self._fits.request(s, lambda cb: fit(self.A, s, None if short else cb), lambda out: self._show(s, out),
-                           progress, wait=wait)
+                           progress, wait=wait, started=lambda: self._stale(draw.fit_title(s, METHODS[s.method][0])))
 
     def _controls(self):
         return parts.lab_controls(self, METHODS)
@@ -131,10 +134,10 @@ class Explorer(parts.View):
             label = METHODS[s.method][0]
             self.summary = parts.lab_summary(s, label, out, optimum, int(self.A.numel()) - len(s.hidden))
             self.png = self._plot.draw(
-                None if self.result is None else self.result.losses.numpy(), optimum, title=parts.fit_title(s, label),
-                label=label + (" (hidden set to 0)" if s.method == "svd" and s.hidden
-                               else " (observed entries)" if s.hidden else ""),
-                opt_label=f"rank-{s.rank} SVD optimum {optimum:.4g}")
+                None if self.result is None else self.result.losses.numpy(), optimum, title=draw.fit_title(s, label),
+                label=label + (f" (hidden set to 0), SSE {out.loss:.4g}" if s.method == "svd" and s.hidden and
+                               self.result is not None else " (observed entries)" if s.hidden else ""),
+                opt_label=draw.reference_label(s.rank, optimum, s.hidden))
             if "figure" in self.controls:
                 self.controls["figure"].value = self.png
                 self.controls["status"].value = f"<b>{html.escape(self.summary)}</b>"
@@ -150,7 +153,7 @@ class Explorer(parts.View):
         frames = {"target A": A}
         if self.result is not None:
             frames["reconstruction U V\u1d40"] = self.result.reconstruction.double().numpy()
-        return parts.matrix_html(frames, self.settings.hidden, float(A.min()), float(A.max()))
+        return draw.matrix_html(frames, self.settings.hidden, float(A.min()), float(A.max()))
 
     def figure(self):
         """A static matplotlib figure of the fit on display: loss curve, target and reconstruction."""
@@ -158,7 +161,7 @@ class Explorer(parts.View):
 
         s = self.settings
         fig = Figure(figsize=(10, 3.1), dpi=90, layout="constrained")
-        parts.lab_figure(fig, self.A.double().numpy(), s, METHODS[s.method][0], self.result, self.optimum(s.rank))
+        draw.lab_figure(fig, self.A.double().numpy(), s, METHODS[s.method][0], self.result, self.optimum(s.rank))
         return fig
 
 
@@ -237,7 +240,9 @@ class RecommendationExplorer(parts.View):
             return factorise_gd(A, M, s.rank, lr=s.lr, num_epochs=s.num_epochs, seed=s.seed, sparse=True,
                                 callback=callback)
 
-        self._fits.request(s, run, lambda out: self._show(s, out), self._progress_bar(s.num_epochs), wait=wait)
+        self._fits.request(s, run, lambda out: self._show(s, out), self._progress_bar(s.num_epochs), wait=wait,
+                           started=lambda: self._stale(f"full-batch GD, rank {s.rank}, lr {s.lr:g}, "
+                                                       f"{s.num_epochs} epochs, seed {s.seed}"))
 
     def _controls(self):
         return parts.recommendation_controls(self)
@@ -263,6 +268,10 @@ class RecommendationExplorer(parts.View):
                 self.controls["status"].value = f"<b>{html.escape(self.summary)}</b>"
                 self.controls["table"].value = self._table_html()
                 self._done_bar()
+        box = self.controls.get("movie")
+        if box is not None and box.value != self.layout.titles[self.row]:
+            # The title matched, spelled out (outside the lock: the box's observer shows it again, from the cache).
+            box.value = self.layout.titles[self.row]
 
     def _table_html(self) -> str:
         caption = f"top 10 unrated movies for user column {self.user_col}"
@@ -273,7 +282,7 @@ class RecommendationExplorer(parts.View):
         from matplotlib.figure import Figure
 
         fig = Figure(figsize=(9, 3.8), dpi=90, layout="constrained")
-        parts.recommendation_figure(fig, self.top_frame(), self.layout, self.row, self.user_col, self.result)
+        draw.recommendation_figure(fig, self.top_frame(), self.layout, self.row, self.user_col, self.result)
         return fig
 
 
@@ -314,5 +323,10 @@ def explore_recommendations(layout: LabLayout | str = "movielens-small", *, movi
 def _movie_row(layout: LabLayout, movie) -> int:
     """The row of ``movie``: a title (as :meth:`LabLayout.find_title` matches it) or a row number."""
     if isinstance(movie, str):
-        return layout.find_title(movie)
+        try:
+            return layout.find_title(movie)
+        except UnknownIdError:
+            close = [title for _, title in layout.search_titles(movie, 5)] if movie.strip() else []
+            raise UnknownIdError(f"no such title: {movie!r}" + (f"; did you mean {'; '.join(close)}?" if close
+                                                                  else "")) from None
     return check_index(movie, "movie", layout.shape[0])
