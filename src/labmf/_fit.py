@@ -89,8 +89,7 @@ def check_args(A, mask, rank, lr, num_epochs, callback, *, dense: str | None = N
 
 
 def data_scale(vals, init=None) -> tuple[float, str | None]:
-    """``(sum of squares, likely cause)`` of the observed values ``vals`` (any shape, tensor or
-    array) and the warm start ``init`` (None: a random one), for :func:`run_epochs`."""
+    """``(sum of squares, likely cause)`` of the observed ``vals`` and the start ``init`` for :func:`run_epochs`."""
     v = torch.as_tensor(vals).double()
     max_abs = float(v.abs().max()) if v.numel() else 0.0
     init_max = None if init is None else max(float(torch.as_tensor(T).abs().max()) for T in init)
@@ -107,9 +106,7 @@ def run_epochs(run, loss, *, num_epochs, at_start, chunk, lr, method, callback, 
     the residual they compute anyway) they are the losses at the *start* of each
     epoch and ``loss()`` gives the one after the last. Either way ``losses[k]``
     is the loss after ``k`` epochs, and ``callback(k, losses[k])`` hears of every
-    ``k >= 1`` in order. ``scale`` is :func:`data_scale`'s pair: a loss over
-    :data:`~labmf.convergence.DIVERGED` times the larger of ``losses[0]`` and the sum of
-    squares has diverged (:func:`labmf.convergence.check_loss`), and the error names the cause.
+    ``k >= 1`` in order. ``scale`` (:func:`data_scale`) bounds the loss (:func:`labmf.convergence.check_loss`).
 
     Warns :class:`~labmf.ConvergenceWarning` when :func:`labmf.convergence.still_falling`
     says the run stopped too early.

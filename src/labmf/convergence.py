@@ -2,13 +2,9 @@
 
 * :func:`still_improving` -- did the loss fall by more than ``rtol`` over the last
   ``window`` epochs? (notebooks 01, 03, 04 judge convergence with it);
-* :func:`still_falling` -- the library's own verdict on a finished run: its last tenth of
-  epochs lowered the loss by more than :data:`STILL_FALLING` (1 %), and the loss is not
-  already negligible. Every fit warns :class:`ConvergenceWarning` on it and the explorer
-  marks it in its summary line;
-* :func:`still_improving` stays the notebooks' fixed-window test; :func:`still_falling` adds
-  to its 1 % rule the pace of the last two tenths (:func:`projected_fall`), so that a slow
-  crawl far from the optimum warns too;
+* :func:`still_falling` -- the library's verdict on a finished run (its last tenth, or the pace
+  of its last two, :func:`projected_fall`); every fit warns :class:`ConvergenceWarning` on it
+  and the explorer marks it in its summary line;
 * :func:`rose` -- did the loss go up by more than its dtype's rounding (``lr_sweep``'s stability);
 * :func:`diverged` -- the :class:`DivergenceError` for a loss that became NaN/inf or grew
   beyond :data:`DIVERGED` times its start (:func:`check_loss`, the one definition), naming
@@ -27,21 +23,9 @@ import torch
 
 from .validation import check_scalar
 
-__all__ = [
-    "ConvergenceWarning",
-    "DivergenceError",
-    "STILL_FALLING",
-    "still_improving",
-    "still_falling",
-    "warn_if_still_falling",
-    "projected_fall",
-    "rose",
-    "DIVERGED",
-    "diverged",
-    "likely_cause",
-    "check_loss",
-    "check_finite_loss",
-]
+__all__ = ["ConvergenceWarning", "DivergenceError", "STILL_FALLING", "still_improving", "still_falling",
+           "warn_if_still_falling", "projected_fall", "rose", "DIVERGED", "diverged", "likely_cause", "check_loss",
+           "check_finite_loss"]
 
 #: A run is "still falling" when its last tenth of epochs lowered the loss by more than this
 #: fraction (of the final loss, as :func:`still_improving` measures it).
@@ -50,8 +34,7 @@ STILL_FALLING = 0.01
 NEGLIGIBLE = 1e-6
 #: A loss that rises by fewer ulps of its dtype than this (at the scale :func:`rose` states) is rounding.
 ROUNDING = 16
-#: A loss above this many times the larger of its start and the zero factorisation's (the sum of
-#: the squared observed entries) has diverged, finite or not (:func:`check_loss`).
+#: A loss above this many times the larger of its start and the sum of the squared observed entries has diverged.
 DIVERGED = 1e4
 
 
@@ -80,41 +63,25 @@ def still_improving(losses, window: int = 100, rtol: float = 0.01) -> bool:
 
 def _windows(losses) -> tuple[int, float, float, float] | None:
     """``(window, L0, L1, L2)``: the losses two tenths, one tenth and no epoch before the end (None: < 10 epochs)."""
-    num_epochs = len(losses) - 1
-    if num_epochs < 10:  # too short a run to judge
-        return None
-    w = num_epochs // 10
-    return w, float(losses[-1 - 2 * w]), float(losses[-1 - w]), float(losses[-1])
+    w = (len(losses) - 1) // 10  # under 10 epochs: too short a run to judge
+    return None if w < 1 else (w, float(losses[-1 - 2 * w]), float(losses[-1 - w]), float(losses[-1]))
 
 
 def projected_fall(losses) -> float:
-    """How much lower (as a fraction of the final loss) as many epochs again would take the loss.
-
-    The last two tenths of the run give the fall per tenth, ``d1`` then ``d2``; their ratio
-    ``q = d2 / d1`` (capped at 1: a crawl that does not slow down is assumed to go on at its
-    rate) continues geometrically for ten more tenths, ``d2 (q + q^2 + ... + q^10)``. A
-    converging run (``q`` small) projects little; a slow crawl (``q`` near 1) projects ten
-    times its last tenth. 0 for a run of fewer than 10 epochs or a loss that did not fall.
-    """
-    parts = _windows(losses)
-    if parts is None:
-        return 0.0
-    _, L0, L1, L2 = parts
+    """How much lower (a fraction of the final loss) as many epochs again would take the loss: the falls
+    over the last two tenths, ``d1`` then ``d2``, continued geometrically for ten more tenths,
+    ``d2 (q + ... + q^10)`` with ``q = d2 / d1`` capped at 1. A converging run (``q`` small) projects
+    little, a crawl (``q`` near 1) ten times its last tenth; 0 under 10 epochs or if it did not fall."""
+    _, L0, L1, L2 = _windows(losses) or (0, 0.0, 0.0, 0.0)
     d1, d2 = L0 - L1, L1 - L2
-    if not d2 > 0 or not L2 > 0:
-        return 0.0
     q = 1.0 if d1 <= d2 else d2 / d1
-    return d2 * sum(q**k for k in range(1, 11)) / L2
+    return d2 * sum(q**k for k in range(1, 11)) / L2 if d2 > 0 and L2 > 0 else 0.0
 
 
 def still_falling(losses) -> bool:
-    """The library's verdict on a finished run of ``len(losses) - 1 >= 10`` epochs (shorter: False).
-
-    True when the final loss is not negligible (above :data:`NEGLIGIBLE` times the starting
-    one: a fit at the float floor has converged for any purpose, however fast it still falls)
-    and either its last tenth of epochs lowered it by more than :data:`STILL_FALLING`, or
-    as many epochs again would, at the rate of its last two tenths (:func:`projected_fall`).
-    """
+    """The library's verdict on a finished run of ``len(losses) - 1 >= 10`` epochs (shorter: False): the
+    final loss is above :data:`NEGLIGIBLE` times the start (a fit at the float floor has converged, however
+    fast it falls) and its last tenth lowered it by over :data:`STILL_FALLING`, or :func:`projected_fall` would."""
     parts = _windows(losses)
     if parts is None or float(losses[-1]) <= NEGLIGIBLE * float(losses[0]):
         return False
@@ -128,31 +95,20 @@ def warn_if_still_falling(losses, method: str, lr: float) -> None:
         return
     w, _, before, after = _windows(losses)
     num_epochs = len(losses) - 1
-    warnings.warn(
-        f"{method} stopped while its loss was still falling: {(before - after) / before:.2%} lower over the "
-        f"last {w} of {num_epochs} epochs (SSE {after:.6g}), and at that pace {num_epochs} more epochs would "
-        f"lower it by about {projected_fall(losses):.0%} more. Run more epochs (num_epochs) or raise lr "
-        f"(now {lr:g}); labmf.evaluate.largest_stable_lr(labmf.lr_sweep(...)) finds the largest stable rate on "
-        "a grid.",
-        ConvergenceWarning,
-        stacklevel=_caller_level(),
-    )
+    warnings.warn(f"{method} stopped while its loss was still falling: {(before - after) / before:.2%} lower over the "
+                  f"last {w} of {num_epochs} epochs (SSE {after:.6g}), and at that pace {num_epochs} more epochs would "
+                  f"lower it by about {projected_fall(losses):.0%} more. Run more epochs (num_epochs) or raise lr (now "
+                  f"{lr:g}); labmf.evaluate.largest_stable_lr(labmf.lr_sweep(...)) finds the largest stable rate on a "
+                  "grid.", ConvergenceWarning, stacklevel=_caller_level())
 
 
 def rose(losses, dtype) -> bool:
-    """Whether the loss went up at some epoch by more than the rounding of ``dtype`` can explain.
-
-    A converged loss computed in float32 wobbles (17.79310042 -> 17.79310121); a rise is
-    real when it exceeds :data:`ROUNDING` ulps of ``dtype`` at the scale of the residual
-    times the data, ``sqrt(loss * max(losses))`` (the rounding error of ``A - U V^T`` is
-    about eps |A|, and it enters the SSE multiplied by the residual).
-    """
+    """Whether the loss went up by more than :data:`ROUNDING` ulps of ``dtype`` at the scale
+    ``sqrt(loss * max(losses))`` (the rounding of ``A - U V^T``, about eps |A|, enters the SSE times the
+    residual): a converged float32 loss wobbles (17.79310042 -> 17.79310121) without being unstable."""
     L = np.asarray(losses, dtype=np.float64)
-    if L.size < 2:
-        return False
-    eps = float(np.finfo(np.float64).eps if dtype is None else torch.finfo(dtype).eps)
-    scale = np.sqrt(np.abs(L[1:]) * float(np.max(np.abs(L))))
-    return bool(np.any(np.diff(L) > ROUNDING * eps * scale))
+    scale = np.sqrt(np.abs(L[1:]) * float(np.max(np.abs(L), initial=0.0)))
+    return bool(np.any(np.diff(L) > ROUNDING * torch.finfo(dtype).eps * scale))
 
 
 def _caller_level() -> int:
@@ -177,13 +133,8 @@ def diverged(method: str, what: str, *, lr: float, epoch: int | None = None, lr_
 
 
 def likely_cause(max_abs: float, init_max: float | None = None) -> str | None:
-    """Why a fit on data with largest entry ``max_abs`` and warm-start factors of largest entry
-    ``init_max`` (None: a random U[0, 1) start) would diverge, beyond a too-large lr (None then).
-
-    A gradient step scales with the data (and with the factors): a stable lr for entries of
-    size ``a`` is about ``1 / a`` of one for entries of size 1, so entries above 100 are named;
-    so are starting factors whose products exceed the data by 100 times.
-    """
+    """Why a fit on data of largest entry ``max_abs`` from factors of largest entry ``init_max`` (None: a
+    random start) diverges, besides a too-large lr (None): a step scales with the data and the factors."""
     causes = []
     if max_abs > 100:
         causes.append(f"A's entries are large (max |A| = {max_abs:.3g}) and a stable lr shrinks as they grow; "

@@ -296,27 +296,12 @@ def factorise_autograd(
                    num_epochs=num_epochs, seed=seed, info={"optimizer": opt_name, "masked": masked})
 
 
-def factorise_adam(
-    A,
-    mask=None,
-    rank: int = 2,
-    *,
-    lr: float = 0.05,
-    num_epochs: int = 1000,
-    seed: int | None = None,
-    generator: torch.Generator | None = None,
-    init: tuple[torch.Tensor, torch.Tensor] | None = None,
-    callback: Callback | None = None,
-    progress: bool = False,
-) -> FactorisationResult:
-    """Full-batch Adam, compiled: ``factorise_autograd(optimizer="adam")``'s trajectory at a fraction of its cost.
-
-    The update of ``torch.optim.Adam`` with its defaults, on the observed entries, in float64
-    (:mod:`labmf._adam`: the curves agree to rounding, 1e-4 relative on the lab's problems,
-    tested); ``torch.optim.Adam``'s per-step overhead dominates small problems (1000 steps on
-    the 3 x 3: ~200 ms against ~1 ms), so the explorer uses this one. A dense or sparse ``A``;
-    parameters are those of :func:`factorise_sgd`. ``info["backend"]`` is ``"numba"``.
-    """
+def factorise_adam(A, mask=None, rank: int = 2, *, lr: float = 0.05, num_epochs: int = 1000, seed: int | None = None,
+                   generator: torch.Generator | None = None, init: tuple[torch.Tensor, torch.Tensor] | None = None,
+                   callback: Callback | None = None, progress: bool = False) -> FactorisationResult:
+    """Full-batch Adam compiled (:mod:`labmf._adam`): ``factorise_autograd(optimizer="adam")``'s trajectory to
+    rounding (tested), 1000 steps on the 3 x 3 in ~1 ms instead of ~200 ms (the explorer's Adam). A dense or
+    sparse ``A``; parameters are those of :func:`factorise_sgd`."""
     from ._adam import adam_epochs, adam_state
 
     A, M, rank, lr, num_epochs = check_args(A, mask, rank, lr, num_epochs, callback)

@@ -9,9 +9,8 @@ unrated cell never counts as a rating of zero.
 used): ``rmse(A, result, mask)``. Unobserved entries may hold NaN (missing); a NaN
 the mask observes is refused. CPU tensors only (:func:`labmf.validation.check_device`).
 
-A sparse ``target`` (COO, CSR or CSC) is scored on its stored entries, which are the
-observed ones as everywhere in labmf (so ``mask`` must be None); a sparse
-``prediction`` or ``mask`` is densified (a prediction is a full matrix).
+A sparse ``target`` is scored on its stored (observed) entries, ``mask`` None; a sparse
+``prediction`` or ``mask`` is densified.
 """
 
 from __future__ import annotations
@@ -66,15 +65,13 @@ def _masked_residual(target, prediction, mask, *, mean: bool = False) -> torch.T
 def _stored(target, prediction, mask):
     """A sparse ``target``'s stored values and ``prediction`` at those entries, both (nnz,), no mask."""
     if mask is not None:
-        raise ValueError("mask must be None when target is sparse (its stored entries are the observed ones), "
+        raise ValueError(f"mask must be None when target is sparse (its stored entries are the observed ones), "
                          f"got {type(mask).__name__}")
     target = _sparse.check_sparse_matrix(target, "target")
     prediction = torch.as_tensor(check_device(prediction, "prediction"))
-    if tuple(prediction.shape) != tuple(target.shape):
-        raise ValueError(f"target and prediction must have the same shape, got "
-                         f"{tuple(target.shape)} and {tuple(prediction.shape)}")
-    rows, cols = target.indices()
-    return target.values(), prediction[rows, cols], None
+    if tuple(prediction.shape) != tuple(target.shape):  # else the dense check below names both shapes
+        return target.to_dense(), prediction, None
+    return target.values(), prediction[tuple(target.indices())], None
 
 
 def _checked(value: float, target, mask) -> float:

@@ -1,12 +1,5 @@
-"""The one result type every factorisation returns, and its file format.
-
-:meth:`FactorisationResult.save` writes a plain ``.npz`` (numpy's zip of arrays, read
-with ``allow_pickle=False``: loading never runs code) holding ``U``, ``V``, ``losses``
-(and ``singular_values``) and one JSON string: the format's name and version, the other
-fields, and a SHA-256 digest of the arrays and fields. :meth:`FactorisationResult.load`
-refuses a file of another format or version, and one whose digest does not match (edited,
-truncated or corrupted after saving), saying which.
-"""
+"""The one result type every factorisation returns, and its file: a plain ``.npz`` of the tensors and
+one JSON record (format, version, fields, a SHA-256 digest), read with ``allow_pickle=False``."""
 
 from __future__ import annotations
 
@@ -101,28 +94,22 @@ class FactorisationResult:
         return f"FactorisationResult({', '.join(parts)})"
 
     def save(self, path) -> None:
-        """Write this result to ``path`` (``.npz``; no pickle), in format :data:`VERSION`.
-
-        ``info`` must hold JSON values only (str, numbers, bool, None, lists, dicts), as the
-        factorisations' ``info`` does. Tensors keep their dtype (bfloat16 is stored as float32
-        and restored).
-        """
-        meta = {name: getattr(self, name) for name in _FIELDS}
+        """Write this result to ``path`` (``.npz``, no pickle; format :data:`VERSION`). ``info`` must hold
+        JSON values only, as the factorisations' does; tensors keep their dtype."""
+        arrays = {name: _to_numpy(getattr(self, name)) for name in _ARRAYS if getattr(self, name) is not None}
+        meta = {name: getattr(self, name) for name in _FIELDS} | {"format": FORMAT, "version": VERSION, "dtypes": {
+            name: str(getattr(self, name).dtype).removeprefix("torch.") for name in arrays}}
         try:
-            json.dumps(meta["info"], allow_nan=False)
+            meta["sha256"] = _digest(arrays, meta)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"info must hold JSON values only to be saved, got {self.info!r} ({exc})") from None
-        arrays = {name: _to_numpy(getattr(self, name)) for name in _ARRAYS if getattr(self, name) is not None}
-        meta["dtypes"] = {name: str(getattr(self, name).dtype).removeprefix("torch.") for name in arrays}
-        meta |= {"format": FORMAT, "version": VERSION}
-        meta["sha256"] = _digest(arrays, meta)
         with open(os.fspath(path), "wb") as fh:
             np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
 
     @classmethod
     def load(cls, path) -> FactorisationResult:
-        """Read a result written by :meth:`save`; raise ValueError naming ``path`` if the file is not
-        one, is of another version, or fails its digest (modified after saving)."""
+        """Read a result written by :meth:`save`; ValueError naming ``path`` for another file or version,
+        or one that fails its digest (modified after saving)."""
         where = os.fspath(path)
         try:
             with np.load(where, allow_pickle=False) as z:
@@ -140,14 +127,14 @@ class FactorisationResult:
         return cls(**tensors, **{name: meta[name] for name in _FIELDS})
 
 
-def _to_numpy(t: torch.Tensor) -> np.ndarray:
-    t = t.detach().cpu()
-    return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
+def _to_numpy(t: torch.Tensor) -> np.ndarray:  # numpy has no bfloat16: stored as float32, restored on load
+    return (t.float() if t.dtype == torch.bfloat16 else t).detach().cpu().numpy()
 
 
 def _digest(arrays: dict, meta: dict) -> str:
-    """SHA-256 of the fields (JSON, keys sorted, without the digest) and of each array's dtype, shape and bytes."""
-    h = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != "sha256"}, sort_keys=True).encode())
+    """SHA-256 of the fields (JSON, sorted, less the digest) and each array's name, dtype, shape and bytes."""
+    h = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != "sha256"}, sort_keys=True,
+                                  allow_nan=False).encode())
     for name in sorted(arrays):
         a = np.ascontiguousarray(arrays[name])
         h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
@@ -166,7 +153,4 @@ def _meta(raw, where: str) -> dict:
     if meta.get("version") != VERSION:
         raise ValueError(f"{where} is a FactorisationResult file of version {meta.get('version')!r}; this labmf "
                          f"reads version {VERSION} only (load it with the labmf that wrote it, and refit)")
-    missing = [k for k in (*_FIELDS, "dtypes") if k not in meta]
-    if missing:
-        raise ValueError(f"{where} is not a complete FactorisationResult file: no {', '.join(missing)}")
     return meta

@@ -32,9 +32,7 @@ __all__ = [
     "check_rank",
     "check_index",
     "check_lr",
-    "check_num_epochs",
-    "MAX_EPOCHS",
-    "check_n_jobs",
+    "check_num_epochs", "MAX_EPOCHS", "check_n_jobs",
     "make_generator",
     "check_scalar",
     "check_seed",
@@ -275,9 +273,7 @@ def check_lr(lr, name: str = "lr") -> float:
     return check_scalar(lr, name, float, min_val=0.0, include_boundaries="neither")
 
 
-#: The most epochs one fit may run: a fit keeps a float64 loss per epoch (0.8 GB here), and
-#: 10^8 epochs of even the 3 x 3 lab take hours, so a larger number is a typo, not a plan.
-MAX_EPOCHS = 10**8
+MAX_EPOCHS = 10**8  # a float64 loss per epoch (0.8 GB) and hours even on the 3 x 3: more is a typo
 
 
 def check_num_epochs(num_epochs, name: str = "num_epochs") -> int:
@@ -286,11 +282,8 @@ def check_num_epochs(num_epochs, name: str = "num_epochs") -> int:
 
 
 def check_n_jobs(n_jobs, name: str = "n_jobs", *, per_core: int = 4) -> int:
-    """Return ``n_jobs`` as an int in ``[1, per_core * cores]`` (at least 8), or raise.
-
-    More threads than that only queue for the same cores, and a huge number (``10**12``)
-    would start threads until the system refused one.
-    """
+    """Return ``n_jobs`` as an int in ``[1, per_core * cores]`` (at least 8), or raise: more threads only queue
+    for the same cores, and ``10**12`` would start threads until the system refused one."""
     limit = max(8, per_core * (os.cpu_count() or 1))
     try:
         return check_scalar(n_jobs, name, int, min_val=1, max_val=limit)
