@@ -1,7 +1,4 @@
-"""The explorers' pictures (:mod:`labmf.explore`): the live loss curve, the matrices, the static figures.
-
-Nothing here is public; :mod:`labmf.explore._parts` holds the fit queue and the widgets.
-"""
+"""The explorers' pictures (:mod:`labmf.explore`): the live loss curve, the matrices, the static figures."""
 
 from __future__ import annotations
 
@@ -24,11 +21,10 @@ def fit_title(s, label: str) -> str:
 
 
 def reference_label(rank: int, optimum: float, hidden, digits: int = 4) -> str:
-    """What the full-matrix SVD's SSE is: the optimum when every entry is fitted, a reference otherwise
-    (a fit that leaves entries out can go below it: it is scored on fewer entries)."""
-    if not hidden:
-        return f"rank-{rank} SVD optimum {optimum:.{digits}g}"
-    return f"rank-{rank} SVD of the full matrix {optimum:.{digits}g} (a reference, not a bound)"
+    """The full-matrix SVD's SSE: the optimum when every entry is fitted, else a reference (a fit that
+    leaves entries out is scored on fewer of them, and can go below it)."""
+    return (f"rank-{rank} SVD of the full matrix {optimum:.{digits}g} (a reference, not a bound)" if hidden
+            else f"rank-{rank} SVD optimum {optimum:.{digits}g}")
 
 
 def rated(layout, row: int, col: int) -> str:
@@ -38,8 +34,7 @@ def rated(layout, row: int, col: int) -> str:
 
 def _log_limits(ax, values) -> None:
     """A log y axis spanning at least a decade around ``values``, so it always has a labelled tick."""
-    lo, hi = float(np.min(values)), float(np.max(values))
-    ax.set_ylim(lo / 10**0.6, hi * 10**0.6)
+    ax.set_ylim(float(np.min(values)) / 10**0.6, float(np.max(values)) * 10**0.6)
 
 
 def heatmap(ax, values: np.ndarray, hidden, title: str, vmin: float, vmax: float) -> None:
@@ -57,9 +52,8 @@ def heatmap(ax, values: np.ndarray, hidden, title: str, vmin: float, vmax: float
 
 
 class LossPlot:
-    """The live loss-curve figure: one figure whose artists are updated in place (a fresh
-    figure per change would be redrawn from scratch; the matrices go to HTML tables,
-    :func:`matrix_html`, for the same reason; ``make bench`` times a redraw)."""
+    """The live loss-curve figure, its artists updated in place (a fresh figure per change would be drawn from
+    scratch; the matrices go to HTML, :func:`matrix_html`, for the same reason; ``make bench`` times it)."""
 
     def __init__(self):
         from matplotlib.figure import Figure
@@ -80,17 +74,11 @@ class LossPlot:
         self.ax.grid(alpha=0.3)
 
     def draw(self, losses, optimum: float, *, title: str, label: str, opt_label: str) -> bytes:
-        """PNG of ``losses`` (shape (num_epochs + 1,), or None) against the line ``optimum``.
-
-        A closed-form fit (one loss) has no epochs: its SSE is a level beside the reference, on
-        an axis without epochs, never a curve.
-        """
+        """PNG of ``losses`` (shape (num_epochs + 1,), or None) against the line ``optimum``; a closed-form
+        fit (one loss) has no epochs: its SSE is a level beside the reference, never a curve."""
         y = np.maximum(np.asarray([] if losses is None else losses, dtype=np.float64), LOG_FLOOR)
         closed = len(y) == 1
-        if closed:
-            self.line.set_data([], [])
-        else:
-            self.line.set_data(np.arange(len(y)), y)
+        self.line.set_data(*(([], []) if closed else (np.arange(len(y)), y)))
         self.fit_level.set_visible(closed)
         self.fit_level.set_ydata([y[0]] * 2 if closed else [1.0] * 2)
         (self.fit_level if closed else self.line).set_label(label)
@@ -103,7 +91,6 @@ class LossPlot:
         self.ax.set_xlim(0, max(len(y) - 1, 1))
         _log_limits(self.ax, np.append(y, ref) if len(y) else [ref])
         self.ax.set_title(title, fontsize=11)
-        # Below the curves' start (upper right), where a falling curve has left room.
         self.ax.legend(fontsize=LEGEND_PT, frameon=True, framealpha=0.85, loc="upper right")
         return png(self.fig)
 
@@ -146,10 +133,8 @@ def lab_figure(fig, A: np.ndarray, s, label: str, res, optimum: float) -> None:
     lo, hi = float(A.min()), float(A.max())
     heatmap(ax_a, A, s.hidden, "target A (hidden outlined)" if s.hidden else "target A", lo, hi)
     if res is None:
-        _no_fit(ax_p)
-    else:
-        heatmap(ax_p, res.reconstruction.double().numpy(), s.hidden, f"reconstruction, SSE {res.loss:.4g}",
-                 lo, hi)
+        return _no_fit(ax_p)
+    heatmap(ax_p, res.reconstruction.double().numpy(), s.hidden, f"reconstruction, SSE {res.loss:.4g}", lo, hi)
 
 
 def _no_fit(ax) -> None:

@@ -1,7 +1,4 @@
-"""The explorers' parts (:mod:`labmf.explore`): the fit queue, the drawing, the ipywidgets.
-
-Kept apart so that :mod:`labmf.explore` reads as its public API; nothing here is public.
-"""
+"""The explorers' parts (:mod:`labmf.explore`): the fit queue, the summaries, the ipywidgets (not public)."""
 
 from __future__ import annotations
 
@@ -14,8 +11,7 @@ from collections import OrderedDict
 from ..convergence import ConvergenceWarning, DivergenceError, still_falling
 from ._draw import png, rated, reference_label
 
-#: Dims a view whose fit is running (the class is set at once, before the fit starts).
-STALE_CSS = "<style>.labmf-stale { opacity: 0.35; transition: opacity 0.15s; }</style>"
+STALE_CSS = "<style>.labmf-stale { opacity: 0.35; transition: opacity 0.15s; }</style>"  # a fit is running
 
 
 class Superseded(Exception):
@@ -32,12 +28,9 @@ class Fits:
         self.lock = threading.Lock()
 
     def request(self, key, run, done, progress=None, *, wait: bool = False, started=None):
-        """Call ``done(result or exception)`` for ``run(callback)``, unless superseded first.
-
-        On the worker thread when ``threaded`` (and not ``wait``), else before returning;
-        ``started()`` first, in the caller's thread, when the fit is not cached (the view
-        marks itself stale).
-        """
+        """Call ``done(result or exception)`` for ``run(callback)`` unless superseded first: on the worker
+        thread when ``threaded`` (and not ``wait``), else before returning; ``started()`` first, in the
+        caller's thread, when the fit is not cached (the view marks itself stale)."""
         with self.lock:
             self.generation += 1
             gen = self.generation
@@ -111,23 +104,17 @@ class View:
         bar = self.controls.get("progress")
         if bar is not None:
             bar.value, bar.description = bar.max, "done"
-        for name in self._stale_parts:
-            if name in self.controls:
-                self.controls[name].remove_class("labmf-stale")
-
-    _stale_parts = ("figure", "matrices", "table")
+        for w in (self.controls[k] for k in ("figure", "matrices", "table") if k in self.controls):
+            w.remove_class("labmf-stale")
 
     def _stale(self, what: str) -> None:
-        """Mark the view as out of date at once: status "fitting ...", the pictures dimmed."""
-        if "status" not in self.controls:
-            return
-        self.controls["status"].value = f"<i>fitting \u2026 {html.escape(what)}</i>"
-        for name in self._stale_parts:
-            if name in self.controls:
-                self.controls[name].add_class("labmf-stale")
+        """Mark the view out of date at once: status "fitting ...", the pictures dimmed (:data:`STALE_CSS`)."""
+        if "status" in self.controls:
+            self.controls["status"].value = f"<i>fitting \u2026 {html.escape(what)}</i>"
+            for w in (self.controls[k] for k in ("figure", "matrices", "table") if k in self.controls):
+                w.add_class("labmf-stale")
 
-    def __repr__(self) -> str:
-        # A plain terminal (python, not IPython) shows this; IPython front ends use the bundle below.
+    def __repr__(self) -> str:  # a plain terminal; IPython front ends use the bundle below
         return f"<{type(self).__name__}: {self.summary}>"
 
     @property
@@ -159,11 +146,10 @@ def lab_summary(s, label: str, out, optimum: float, n_observed: int) -> str:
             else f"{label}, rank {s.rank}, lr {s.lr:g}, {s.num_epochs} epochs, seed {s.seed}")
     if isinstance(out, Exception):
         return f"{what}: no fit ({type(out).__name__}: {out})"
-    line = (f"{what}: SSE {out.loss:.6g} over {n_observed} observed entries; "
-            f"{reference_label(s.rank, optimum, s.hidden, 6)}")
-    if s.method != "svd" and still_falling(out.losses):
-        line += " (loss still falling: more epochs or a larger lr)"
-    return line
+    falling = s.method != "svd" and still_falling(out.losses)
+    ref = reference_label(s.rank, optimum, s.hidden, 6)
+    return (f"{what}: SSE {out.loss:.6g} over {n_observed} observed entries; {ref}"
+            + (" (loss still falling: more epochs or a larger lr)" if falling else ""))
 
 
 def recommendation_summary(layout, s, row: int, col: int, out) -> str:
@@ -196,10 +182,9 @@ def _on_change(ex, controls: dict, names, read) -> None:
     def changed(_change):
         try:
             ex.update(**read())
-        except KeyError as exc:  # an unknown title: the message says so and lists the closest
-            controls["status"].value = f"<b style='color:#b00'>{html.escape(str(exc))}</b>"
-        except (ValueError, TypeError) as exc:
-            controls["status"].value = f"<b style='color:#b00'>{html.escape(f'{type(exc).__name__}: {exc}')}</b>"
+        except (KeyError, ValueError, TypeError) as exc:  # a KeyError: "no such title ...", said in full
+            text = str(exc) if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+            controls["status"].value = f"<b style='color:#b00'>{html.escape(text)}</b>"
 
     for name in names:
         for w in controls[name] if isinstance(controls[name], list) else [controls[name]]:
@@ -222,8 +207,7 @@ def lab_controls(ex, methods: dict):
 
     def read():
         hidden = tuple((i // n, i % n) for i, box in enumerate(c["hidden"]) if box.value)
-        return {"method": c["method"].value, "rank": c["rank"].value, "lr": c["lr"].value,
-                "num_epochs": c["num_epochs"].value, "seed": c["seed"].value,
+        return {**{k: c[k].value for k in ("method", "rank", "lr", "num_epochs", "seed")},
                 "hidden": hidden if c["hidden"] else ex.settings.hidden}
 
     _on_change(ex, c, ["method", "rank", "lr", "num_epochs", "seed", "hidden"], read)
@@ -238,9 +222,8 @@ def lab_controls(ex, methods: dict):
 
 def set_inert(controls: dict, method: str) -> None:
     """Disable the controls a closed-form method (truncated SVD) ignores: lr, epochs, seed."""
-    for name in ("lr", "num_epochs", "seed"):
-        if name in controls:
-            controls[name].disabled = method == "svd"
+    for w in (controls[k] for k in ("lr", "num_epochs", "seed") if k in controls):
+        w.disabled = method == "svd"
 
 
 def recommendation_controls(ex):
@@ -249,8 +232,7 @@ def recommendation_controls(ex):
 
     s, (m, n) = ex.settings, ex.layout.shape
     c = _common(widgets, s, rank_max=min(50, m, n), lr_range=(-6, -3), epochs_max=3000, epochs_step=100)
-    # Any text reaches the kernel (ensure_option=False): "A Beautiful Mind" or "matrix, the (1999)" is
-    # matched as the title search does, and an unknown one is answered in the status line.
+    # Any text reaches the kernel (ensure_option=False), matched as the title search does ("matrix, the").
     c["movie"] = widgets.Combobox(value=ex.layout.titles[ex.row], options=list(ex.titles), ensure_option=False,
                                   placeholder="type a title", description="movie", continuous_update=False,
                                   layout=widgets.Layout(width="420px"))
@@ -260,10 +242,8 @@ def recommendation_controls(ex):
     c["table"] = widgets.HTML()
 
     def read():
-        title = c["movie"].value
-        return {"movie": title if title.strip() else ex.row, "user_col": c["user_col"].value,
-                "rank": c["rank"].value, "lr": c["lr"].value, "num_epochs": c["num_epochs"].value,
-                "seed": c["seed"].value}
+        return {"movie": c["movie"].value if c["movie"].value.strip() else ex.row, "user_col": c["user_col"].value,
+                **{k: c[k].value for k in ("rank", "lr", "num_epochs", "seed")}}
 
     _on_change(ex, c, ["movie", "user_col", "rank", "lr", "num_epochs", "seed"], read)
     fit_box = widgets.VBox([c["rank"], c["lr"], c["num_epochs"], c["seed"], c["progress"]])
