@@ -282,3 +282,12 @@ def test_sliders_reach_their_ends():
 def test_repr_in_a_terminal_is_the_summary():
     ex = explore(threaded=False)
     assert repr(ex) == f"<Explorer: {ex.summary}>" and "SSE 0.12" in repr(ex)
+
+
+def test_a_fit_at_the_float_floor_is_not_called_still_falling():
+    # Issue 21 item 1: the explorer said "loss still falling" at SSE 9.5e-12; one rule (labmf.convergence) now.
+    for method, lr in (("gd", 0.1), ("sgd", 0.1), ("adam", 0.05)):
+        ex = explore(labmf.lab_matrix(), labmf.lab_mask(), method=method, lr=lr, threaded=False)
+        assert ex.result.loss < 1e-9 and "still falling" not in ex.summary, ex.summary
+    slow = explore(labmf.lab_matrix(), labmf.lab_mask(), method="gd", lr=1e-3, threaded=False)
+    assert "(loss still falling: more epochs or a larger lr)" in slow.summary
