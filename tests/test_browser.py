@@ -299,9 +299,18 @@ def _svd_view(page) -> None:
 
 
 def _slider_ends(page) -> None:
-    """Item 11: the epochs slider reaches both of its ends from the keyboard."""
+    """Item 11: the epochs slider reaches both of its ends, dragged with the mouse and from the keyboard."""
     box = page.locator(".labmf-explorer")
-    box.locator(".widget-hslider .noUi-handle").nth(2).focus()  # rank, lr, epochs
+    handle = box.locator(".widget-hslider .noUi-handle").nth(2)  # rank, lr, epochs
+    track = box.locator(".widget-hslider .noUi-base").nth(2).bounding_box()
+    for x, want in ((track["x"] + track["width"] + 40, "5000 epochs"), (track["x"] - 40, "0 epochs, seed")):
+        start = handle.bounding_box()
+        page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(x, start["y"] + start["height"] / 2, steps=10)
+        page.mouse.up()
+        _wait_status(page, want)
+    handle.focus()
     page.keyboard.press("End")
     _wait_status(page, "5000 epochs")
     page.keyboard.press("Home")
