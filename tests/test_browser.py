@@ -185,16 +185,18 @@ def _save_and_check(page, root: Path, name: str) -> dict:
 
 def _explorer_state(page) -> tuple[str, bytes, str]:
     box = page.locator(".labmf-explorer")
-    status = box.locator(".widget-html").nth(1).inner_text()  # [0] is the "hidden entries" label
+    status = box.locator(".widget-html").nth(2).inner_text()  # [0] the style, [1] the "hidden entries" label
     image = box.locator("img").first.screenshot()
     matrices = box.locator("table").nth(1).inner_text()  # the reconstruction
     return status, image, matrices
 
 
 def _wait_status(page, text: str, timeout: float = 60) -> None:
+    """Until the explorer shows ``text`` and no fit is running (its status is not "fitting ...")."""
     page.wait_for_function(
         "t => { const b = document.querySelector('.labmf-explorer');"
-        " return b !== null && b.innerText.includes(t); }", arg=text, timeout=timeout * 1000)
+        " return b !== null && b.innerText.includes(t) && !b.innerText.includes('fitting \u2026'); }",
+        arg=text, timeout=timeout * 1000)
 
 
 def _screenshot(page, name: str) -> None:
@@ -327,7 +329,9 @@ def _title_box(page) -> None:
         title.press("Enter")
         page.wait_for_function("t => document.querySelector('.labmf-recommendations').innerText.includes(t)",
                                arg=f"'{want}' for user column", timeout=60_000)
-        assert title.input_value() == want
+        # The box then spells out the title it matched (a message just after the status's).
+        page.wait_for_function("w => document.querySelector('.labmf-recommendations input').value === w",
+                               arg=want, timeout=10_000)
     title.fill("Toy Stroy")
     title.press("Enter")
     page.wait_for_function("() => document.querySelector('.labmf-recommendations').innerText"
