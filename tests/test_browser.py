@@ -185,16 +185,18 @@ def _save_and_check(page, root: Path, name: str) -> dict:
 
 def _explorer_state(page) -> tuple[str, bytes, str]:
     box = page.locator(".labmf-explorer")
-    status = box.locator(".widget-html").nth(1).inner_text()  # [0] is the "hidden entries" label
+    status = box.locator(".widget-html").nth(2).inner_text()  # [0] the style, [1] the "hidden entries" label
     image = box.locator("img").first.screenshot()
     matrices = box.locator("table").nth(1).inner_text()  # the reconstruction
     return status, image, matrices
 
 
 def _wait_status(page, text: str, timeout: float = 60) -> None:
+    """Until the explorer shows ``text`` and no fit is running (its status is not "fitting ...")."""
     page.wait_for_function(
         "t => { const b = document.querySelector('.labmf-explorer');"
-        " return b !== null && b.innerText.includes(t); }", arg=text, timeout=timeout * 1000)
+        " return b !== null && b.innerText.includes(t) && !b.innerText.includes('fitting \u2026'); }",
+        arg=text, timeout=timeout * 1000)
 
 
 def _screenshot(page, name: str) -> None:
@@ -208,7 +210,7 @@ def _drive_explorer(page) -> None:
     box.wait_for(timeout=60_000)
     _wait_status(page, "per-entry SGD, rank 2")
     status0, image0, matrices0 = _explorer_state(page)
-    assert "SVD optimum 0.1219" in status0, status0
+    assert "rank-2 SVD of the full matrix 0.1219 (a reference, not a bound)" in status0, status0
     _screenshot(page, "explorer-before.png")
 
     # control 1: the rank slider, moved one step left with the keyboard as a user would
@@ -216,7 +218,7 @@ def _drive_explorer(page) -> None:
     page.keyboard.press("ArrowLeft")
     _wait_status(page, "per-entry SGD, rank 1")
     status1, image1, matrices1 = _explorer_state(page)
-    assert "rank-1 SVD optimum 0.6062" in status1, status1
+    assert "rank-1 SVD of the full matrix 0.6062" in status1, status1
     assert image1 != image0, "the loss curve was not redrawn after the rank changed"
     assert matrices1 != matrices0, "the reconstruction table did not change with the rank"
 
@@ -259,3 +261,100 @@ def test_explorer_and_notebook_04_in_jupyterlab(sync_playwright):
     # The server saw only the copy: no checkpoint or other file appeared next to the real notebooks.
     assert sorted(p.name for p in (ROOT / "notebooks").iterdir()) == before
     print(f"browser test: {time.perf_counter() - t0:.1f} s")
+
+
+# ------------------------------------------------------------------ issue 21, items 8-11 (notebook 00 only)
+
+_WATCH = """() => {
+    window.labmfSeen = {fitting: false, stale: false};
+    const box = document.querySelector('.labmf-explorer');
+    new MutationObserver(() => {
+        if (box.innerText.includes('fitting \u2026')) window.labmfSeen.fitting = true;
+        if (box.querySelector('.labmf-stale')) window.labmfSeen.stale = true;
+    }).observe(box, {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+
+
+def _stale_marking(page) -> None:
+    """Item 9: a fresh fit marks the view stale at once (status "fitting ...", the figure dimmed), then clears."""
+    box = page.locator(".labmf-explorer")
+    page.evaluate(_WATCH)
+    box.locator("button", has_text="Adam (full batch)").click()
+    _wait_status(page, "Adam (full batch), rank 2, lr 0.01, 1000 epochs")
+    page.wait_for_function("() => !document.querySelector('.labmf-explorer .labmf-stale')", timeout=30_000)
+    seen = page.evaluate("() => window.labmfSeen")
+    assert seen == {"fitting": True, "stale": True}, seen
+
+
+def _svd_view(page) -> None:
+    """Item 10: the SVD view disables lr/epochs/seed and calls the full-matrix SVD a reference under a mask."""
+    box = page.locator(".labmf-explorer")
+    box.locator("button", has_text="truncated SVD").click()
+    _wait_status(page, "truncated SVD, rank 2: SSE")
+    status = box.locator(".widget-html").nth(2).inner_text()
+    assert "of the full matrix 0.121911 (a reference, not a bound)" in status and "optimum" not in status, status
+    assert box.locator("input[type=number]:disabled").count() >= 1  # the seed
+    assert box.locator(".widget-hslider .noUi-target[disabled]").count() == 2  # lr and epochs
+    box.locator("button", has_text="per-entry SGD").click()
+    _wait_status(page, "per-entry SGD, rank 2")
+    assert box.locator(".widget-hslider .noUi-target[disabled]").count() == 0
+
+
+def _slider_ends(page) -> None:
+    """Item 11: the epochs slider reaches both of its ends, dragged with the mouse and from the keyboard."""
+    box = page.locator(".labmf-explorer")
+    handle = box.locator(".widget-hslider .noUi-handle").nth(2)  # rank, lr, epochs
+    track = box.locator(".widget-hslider .noUi-base").nth(2).bounding_box()
+    for x, want in ((track["x"] + track["width"] + 40, "5000 epochs"), (track["x"] - 40, "0 epochs, seed")):
+        start = handle.bounding_box()
+        page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(x, start["y"] + start["height"] / 2, steps=10)
+        page.mouse.up()
+        _wait_status(page, want)
+    handle.focus()
+    page.keyboard.press("End")
+    _wait_status(page, "5000 epochs")
+    page.keyboard.press("Home")
+    _wait_status(page, "0 epochs, seed")
+
+
+def _title_box(page) -> None:
+    """Item 8: natural titles match as the title search does; an unknown one says so, with suggestions."""
+    box = page.locator(".labmf-recommendations")
+    title = box.locator("input").first
+    for typed, want in (("Toy Story", "Toy Story (1995)"), ("matrix, the (1999)", "Matrix, The (1999)"),
+                        ("A Beautiful Mind", "Beautiful Mind, A (2001)")):
+        title.fill(typed)
+        title.press("Enter")
+        page.wait_for_function("t => document.querySelector('.labmf-recommendations').innerText.includes(t)",
+                               arg=f"'{want}' for user column", timeout=60_000)
+        # The box then spells out the title it matched (a message just after the status's).
+        page.wait_for_function("w => document.querySelector('.labmf-recommendations input').value === w",
+                               arg=want, timeout=10_000)
+    title.fill("Toy Stroy")
+    title.press("Enter")
+    page.wait_for_function("() => document.querySelector('.labmf-recommendations').innerText"
+                           ".includes('no such title')", timeout=60_000)
+    text = box.inner_text()
+    assert "no such title: 'Toy Stroy'; did you mean" in text and "Toy Story (1995)" in text, text
+    assert "predicted" not in box.locator(".widget-html").nth(1).inner_text()
+
+
+def test_explorer_issue_21_in_jupyterlab(sync_playwright):
+    names = ["00_explorer.ipynb"]
+    with jupyterlab(names) as (url, token, root), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            _open(page, url, token, names[0])
+            _run_all(page, 300)
+            page.locator(".labmf-explorer").wait_for(timeout=60_000)
+            _wait_status(page, "per-entry SGD, rank 2")
+            _stale_marking(page)
+            _svd_view(page)
+            _slider_ends(page)
+            _title_box(page)
+            _save_and_check(page, root, names[0])
+        finally:
+            browser.close()

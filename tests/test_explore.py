@@ -62,7 +62,7 @@ def test_controls_redraw_and_cache():
 def test_every_method(method):
     ex = explore(labmf.lab_matrix(), labmf.lab_mask(), method=method, num_epochs=200, threaded=False)
     assert ex.result is not None and ex.result.loss < 5
-    assert ex.result.method.startswith({"adam": "autograd", "svd": "svd"}.get(method, method))
+    assert ex.result.method == method  # Adam: the compiled one (labmf.factorise.factorise_adam)
 
 
 def test_svd_with_hidden_entries_fits_the_zero_filled_matrix():
@@ -166,3 +166,128 @@ def test_recommendation_bad_input(q4):
         explore_recommendations(42, threaded=False)
     with pytest.raises(ValueError, match="user_col"):
         q4.update(user_col=-1)
+
+
+# ---------------------------------------------------------------- issue 21, items 8-11
+
+
+@pytest.mark.parametrize("typed, title", [
+    ("A Beautiful Mind", "Beautiful Mind, A (2001)"),
+    ("Toy Story", "Toy Story (1995)"),
+    ("matrix, the (1999)", "Matrix, The (1999)"),
+    ("  toy STORY (1995) ", "Toy Story (1995)"),
+])
+def test_title_box_takes_natural_titles(q4, typed, title):
+    assert q4.widget is not None
+    c = q4.controls
+    c["movie"].value = typed
+    assert q4.layout.titles[q4.row] == title and title in q4.summary
+    assert c["movie"].value == title  # the box shows the title it matched
+    assert title.split(" (")[0].split(",")[0] in c["status"].value
+
+
+def test_title_box_says_no_such_title_with_suggestions(q4):
+    assert q4.widget is not None
+    c = q4.controls
+    c["movie"].value = "Toy Story"
+    c["movie"].value = "Toy Stroy"
+    status = c["status"].value
+    assert "no such title: &#x27;Toy Stroy&#x27;; did you mean" in status and "Toy Story (1995)" in status
+    assert "predicted" not in status  # never the previous movie's answer under the new text
+    assert c["movie"].value == "Toy Stroy"
+    c["movie"].value = "Toy Story"
+    assert "predicted" in c["status"].value and c["movie"].value == "Toy Story (1995)"
+
+
+def test_unknown_title_from_code_names_it(q4):
+    with pytest.raises(KeyError, match=r"no such title: 'Zzzq Qqzz'"):
+        q4.update(movie="Zzzq Qqzz")
+
+
+def test_running_fit_marks_the_view_stale_at_once(monkeypatch):
+    import labmf.explore.views as views
+
+    release, real_fit = threading.Event(), views.fit
+    ex = explore(threaded=True)
+    ex.update(wait=True)
+    assert ex.widget is not None
+
+    def held(A, s, callback=None):
+        assert release.wait(10)
+        return real_fit(A, s, callback)
+
+    monkeypatch.setattr(views, "fit", held)
+    c = ex.controls
+    c["seed"].value = 7  # a fresh fit: held until released
+    assert c["status"].value.startswith("<i>fitting \u2026 per-entry SGD, rank 2, lr 0.01, seed 7")
+    assert "labmf-stale" in c["figure"]._dom_classes and "labmf-stale" in c["matrices"]._dom_classes
+    release.set()
+    deadline = time.time() + 10
+    while "labmf-stale" in c["figure"]._dom_classes and time.time() < deadline:
+        time.sleep(0.01)
+    assert "labmf-stale" not in c["figure"]._dom_classes and "seed 7: SSE" in c["status"].value
+    c["seed"].value = 0  # cached: no stale marking at all
+    assert "fitting" not in c["status"].value
+
+
+def test_svd_view_disables_what_does_not_apply():
+    ex = explore(labmf.lab_matrix(), labmf.lab_mask(), threaded=False)
+    assert ex.widget is not None
+    c = ex.controls
+    c["method"].value = "svd"
+    assert all(c[name].disabled for name in ("lr", "num_epochs", "seed"))
+    line, ax = ex._plot.line, ex._plot.ax
+    assert len(line.get_xdata()) == 0 and ex._plot.fit_level.get_visible()  # no curve over fake epochs
+    lo, hi = ax.get_ylim()
+    assert any(lo <= t <= hi for t in ax.get_yticks())  # a labelled y tick
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("truncated SVD (hidden set to 0), SSE" in t for t in labels)
+    assert "rank-2 SVD of the full matrix 0.1219 (a reference, not a bound)" in labels
+    assert "optimum" not in ex.summary and "of the full matrix 0.121911 (a reference" in ex.summary
+    c["method"].value = "sgd"
+    assert not any(c[name].disabled for name in ("lr", "num_epochs", "seed"))
+    assert len(line.get_xdata()) == 1001 and not ex._plot.fit_level.get_visible()
+
+
+def test_full_matrix_svd_is_still_the_optimum():
+    ex = explore(threaded=False)
+    assert "rank-2 SVD optimum 0.121911" in ex.summary
+
+
+def test_live_figure_is_legible():
+    from io import BytesIO
+
+    from PIL import Image
+
+    ex = explore(labmf.lab_matrix(), labmf.lab_mask(), threaded=False)
+    width, height = Image.open(BytesIO(ex.png)).size
+    assert width >= 640 and height >= 340
+    sizes = [t.get_fontsize() for t in ex._plot.ax.get_legend().get_texts()]
+    assert min(sizes) >= 7  # points
+    assert ex.widget is not None
+    html = ex.controls["matrices"].value
+    assert "outline:" not in html and "box-shadow: inset 0 0 0 3px red;" in html and "padding: 6px 10px" in html
+
+
+def test_sliders_reach_their_ends():
+    ex = explore(threaded=False)
+    assert ex.widget is not None
+    epochs = ex.controls["num_epochs"]
+    assert (epochs.max - epochs.min) % epochs.step == 0
+    for value in (epochs.max, epochs.min, 1000):
+        epochs.value = value
+        assert ex.settings.num_epochs == value == epochs.value
+
+
+def test_repr_in_a_terminal_is_the_summary():
+    ex = explore(threaded=False)
+    assert repr(ex) == f"<Explorer: {ex.summary}>" and "SSE 0.12" in repr(ex)
+
+
+def test_a_fit_at_the_float_floor_is_not_called_still_falling():
+    # Issue 21 item 1: the explorer said "loss still falling" at SSE 9.5e-12; one rule (labmf.convergence) now.
+    for method, lr in (("gd", 0.1), ("sgd", 0.1), ("adam", 0.05)):
+        ex = explore(labmf.lab_matrix(), labmf.lab_mask(), method=method, lr=lr, threaded=False)
+        assert ex.result.loss < 1e-9 and "still falling" not in ex.summary, ex.summary
+    slow = explore(labmf.lab_matrix(), labmf.lab_mask(), method="gd", lr=1e-3, threaded=False)
+    assert "(loss still falling: more epochs or a larger lr)" in slow.summary

@@ -226,3 +226,34 @@ def test_divergence_raises(A, fit, method):
 def test_backend_parameter_is_gone(A, fit):
     with pytest.raises(TypeError, match="backend"):
         fit(A, rank=2, backend="numba")
+
+
+# ------------------------------------------------- issue 21, item 9: compiled Adam = torch.optim.Adam
+
+
+@pytest.mark.parametrize("problem", ["q3", "full", "blog"])
+@pytest.mark.parametrize("dtype, rtol", [(torch.float64, 1e-9), (torch.float32, 2e-3)])
+def test_compiled_adam_follows_torch_adam(problem, dtype, rtol):
+    from labmf.factorise import factorise_adam
+
+    A, M = {"q3": (labmf.lab_matrix(), labmf.lab_mask()), "full": (labmf.lab_matrix(), None),
+            "blog": labmf.blog_matrix()}[problem]
+    ref = labmf.factorise_autograd(A.to(dtype), M, 2, lr=0.05, seed=0)
+    got = factorise_adam(A.to(dtype), M, 2, lr=0.05, seed=0)
+    a, b = ref.losses.numpy(), got.losses.numpy()
+    judged = a > 1e-8 * a[0]  # below that both sit at the float floor, where rounding steers Adam's steps
+    assert judged.sum() > 150
+    np.testing.assert_allclose(b[judged], a[judged], rtol=rtol)
+    assert got.method == "adam" and got.info["backend"] == "numba" and got.U.dtype == dtype
+    if problem != "q3":  # converged to the same factors
+        torch.testing.assert_close(got.U, ref.U, rtol=10 * rtol, atol=1e-5)
+
+
+def test_compiled_adam_chunks_continue_one_run():
+    from labmf.factorise import factorise_adam
+
+    A = labmf.lab_matrix().double()
+    seen = []
+    one = factorise_adam(A, None, 2, lr=0.05, seed=0, num_epochs=120)  # chunks of 50 epochs
+    per_epoch = factorise_adam(A, None, 2, lr=0.05, seed=0, num_epochs=120, callback=lambda k, v: seen.append(v))
+    assert torch.equal(one.losses, per_epoch.losses) and len(seen) == 120

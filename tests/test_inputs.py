@@ -286,3 +286,42 @@ def test_plots_refuse_the_wrong_containers():
         plot_loss_curves([1.0, 0.5])
     with pytest.raises(TypeError, match="values must be a mapping"):
         plot_seed_spread([1.0, 2.0])
+
+
+# --------------------------------------------------------------- issue 21, items 6 and 7
+
+
+@pytest.mark.parametrize("n_jobs", [10**12, 2**70, 10_000])
+def test_factorise_gd_bounds_n_jobs(n_jobs):
+    import os
+
+    import labmf
+
+    with pytest.raises(ValueError, match=rf"n_jobs must be in \[1, \d+\], got {n_jobs} \(4 threads per core on "
+                       rf"this machine's {os.cpu_count()} cores\)"):
+        labmf.factorise_gd(labmf.lab_matrix(), rank=2, sparse=True, n_jobs=n_jobs)
+
+
+@pytest.mark.parametrize("num_epochs", [2**70, 10**12, 10**8 + 1])
+@pytest.mark.parametrize("fit", ["factorise_sgd", "factorise_gd", "factorise_autograd"])
+def test_huge_num_epochs_refused_clearly(fit, num_epochs):
+    import labmf
+
+    with pytest.raises(ValueError, match=rf"num_epochs must be in \[0, 100000000\], got {num_epochs}"):
+        getattr(labmf, fit)(labmf.lab_matrix(), rank=2, num_epochs=num_epochs)
+
+
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
+@pytest.mark.parametrize("metric", [sse, mse, rmse, mae])
+def test_metrics_on_sparse_tensors(metric):
+    import labmf
+
+    A, M = labmf.lab_matrix(), labmf.lab_mask()
+    P = A + 0.1 * torch.arange(9.0).reshape(3, 3)
+    S = from_triplets(*M.nonzero().T, A[M.bool()], (3, 3))
+    want = metric(A, P, M)  # a sparse target is scored on its stored (observed) entries
+    assert metric(S, P) == pytest.approx(want)
+    assert metric(S.to_sparse_csr(), P) == pytest.approx(want)
+    assert metric(A, P.to_sparse(), M.to_sparse()) == pytest.approx(want)
+    with pytest.raises(ValueError, match="mask must be None when target is sparse"):
+        metric(S, P, M)

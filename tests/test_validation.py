@@ -91,7 +91,7 @@ def test_lr_wrong_type(fit, A):
 
 
 def test_num_epochs_negative(fit, A):
-    with pytest.raises(ValueError, match=r"num_epochs must be in \[0, inf\], got -1"):
+    with pytest.raises(ValueError, match=r"num_epochs must be in \[0, 100000000\], got -1"):
         fit(A, rank=2, num_epochs=-1)
 
 

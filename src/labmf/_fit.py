@@ -15,7 +15,7 @@ import torch
 
 from . import kernels
 from . import sparse as _sparse
-from .convergence import check_finite_loss, warn_if_still_falling
+from .convergence import DIVERGED, check_loss, likely_cause, warn_if_still_falling
 from .result import FactorisationResult
 from .validation import (
     check_callback,
@@ -88,7 +88,15 @@ def check_args(A, mask, rank, lr, num_epochs, callback, *, dense: str | None = N
     return A, M, rank, lr, check_num_epochs(num_epochs)
 
 
-def run_epochs(run, loss, *, num_epochs, at_start, chunk, lr, method, callback, progress):
+def data_scale(vals, init=None) -> tuple[float, str | None]:
+    """``(sum of squares, likely cause)`` of the observed ``vals`` and the start ``init`` for :func:`run_epochs`."""
+    v = torch.as_tensor(vals).double()
+    max_abs = float(v.abs().max()) if v.numel() else 0.0
+    init_max = None if init is None else max(float(torch.as_tensor(T).abs().max()) for T in init)
+    return float((v**2).sum()), likely_cause(max_abs, init_max)
+
+
+def run_epochs(run, loss, *, num_epochs, at_start, chunk, lr, method, callback, progress, scale=(0.0, None)):
     """The one fit loop: run epochs in chunks, record and check every loss, report progress.
 
     ``run(todo, out)`` runs ``todo`` epochs, writes one loss per epoch into ``out``
@@ -98,7 +106,7 @@ def run_epochs(run, loss, *, num_epochs, at_start, chunk, lr, method, callback, 
     the residual they compute anyway) they are the losses at the *start* of each
     epoch and ``loss()`` gives the one after the last. Either way ``losses[k]``
     is the loss after ``k`` epochs, and ``callback(k, losses[k])`` hears of every
-    ``k >= 1`` in order.
+    ``k >= 1`` in order. ``scale`` (:func:`data_scale`) bounds the loss (:func:`labmf.convergence.check_loss`).
 
     Warns :class:`~labmf.ConvergenceWarning` when :func:`labmf.convergence.still_falling`
     says the run stopped too early.
@@ -111,8 +119,11 @@ def run_epochs(run, loss, *, num_epochs, at_start, chunk, lr, method, callback, 
     """
     losses = np.empty(num_epochs + 1)
 
+    sum_sq, cause = scale
+
     def report(epoch):
-        check_finite_loss(float(losses[epoch]), epoch, lr, method)
+        check_loss(float(losses[epoch]), epoch, lr, method, bound=DIVERGED * max(float(losses[0]), sum_sq),
+                   cause=cause)
         if callback is not None and epoch > 0:
             callback(epoch, float(losses[epoch]))
 
@@ -158,7 +169,7 @@ def result(U, V, losses, elapsed, *, dtype, method, lr, num_epochs, seed, info=N
 
 
 def triplet_fit(kernel, A, M, U0, V0, *, at_start, method, lr, num_epochs, seed, callback, progress, info,
-                n_jobs=1):
+                n_jobs=1, init=None):
     """Fit with a compiled triplet kernel (:mod:`labmf.kernels`), in float64; ``n_jobs > 1``
     (full-batch GD only) runs it on that many threads through a :func:`labmf.kernels.gd_plan`."""
     rows, cols, vals = _sparse.sparse_triplets(A) if A.layout == torch.sparse_coo else _sparse.observed_triplets(A, M)
@@ -170,7 +181,7 @@ def triplet_fit(kernel, A, M, U0, V0, *, at_start, method, lr, num_epochs, seed,
         lambda todo, out: kernel(rows, cols, vals, U, V, lr, todo, out, **extra),
         lambda: kernels.sse(rows, cols, vals, U, V),
         num_epochs=num_epochs, at_start=at_start, chunk=1 if callback is not None else CHUNK,
-        lr=lr, method=method, callback=callback, progress=progress,
+        lr=lr, method=method, callback=callback, progress=progress, scale=data_scale(vals, init),
     )
     threads = {"n_jobs": n_jobs} if n_jobs > 1 else {}
     return result(U, V, losses, elapsed, dtype=A.dtype, method=method, lr=lr, num_epochs=num_epochs,

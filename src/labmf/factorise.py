@@ -24,12 +24,12 @@ from typing import Callable
 import torch
 
 from . import kernels
-from ._fit import check_args, dense_only, result, run_epochs, start, triplet_fit
+from ._fit import check_args, data_scale, dense_only, result, run_epochs, start, triplet_fit
 from .metrics import reconstruction_sse
 from .result import FactorisationResult
-from .validation import check_observed, check_rank, check_scalar
+from .validation import check_n_jobs, check_observed, check_rank
 
-__all__ = ["factorise_sgd", "factorise_gd", "factorise_autograd", "factorise_svd", "OPTIMISERS"]
+__all__ = ["factorise_sgd", "factorise_gd", "factorise_autograd", "factorise_adam", "factorise_svd", "OPTIMISERS"]
 
 Callback = Callable[[int, float], object]
 
@@ -96,12 +96,14 @@ def factorise_sgd(
     Raises
     ------
     DivergenceError
-        If the loss becomes NaN or infinite (lower ``lr``).
+        If the loss becomes NaN or infinite, or grows beyond
+        :data:`labmf.convergence.DIVERGED` times the larger of its start and the sum of the
+        squared observed entries (every method; the message names the likely cause).
     """
     A, M, rank, lr, num_epochs = check_args(A, mask, rank, lr, num_epochs, callback)
     U0, V0 = start(A, rank, seed, generator, init)
     return triplet_fit(kernels.sgd_epochs, A, M, U0, V0, at_start=False, method="sgd", lr=lr,
-                        num_epochs=num_epochs, seed=seed, callback=callback, progress=progress, info={})
+                        num_epochs=num_epochs, seed=seed, callback=callback, progress=progress, info={}, init=init)
 
 
 # -------------------------------------------------------------- full-batch GD
@@ -152,7 +154,8 @@ def factorise_gd(
     n_jobs : int, default 1
         Threads for the sparse path (rows, then columns, split between them;
         same factors as one thread, the SSE summed in another order; ``make bench``
-        measures the gain). The dense path ignores it.
+        measures the gain), at most 4 per core (:func:`labmf.validation.check_n_jobs`).
+        The dense path ignores it.
 
     Returns
     -------
@@ -162,12 +165,12 @@ def factorise_gd(
     A, M, rank, lr, num_epochs = check_args(A, mask, rank, lr, num_epochs, callback)
     if sparse is not None and not isinstance(sparse, bool):
         raise TypeError(f"sparse must be None, True or False, got {sparse!r}")
-    n_jobs = check_scalar(n_jobs, "n_jobs", int, min_val=1)
+    n_jobs = check_n_jobs(n_jobs)
     U, V = start(A, rank, seed, generator, init)
     run = dict(lr=lr, num_epochs=num_epochs, seed=seed, callback=callback, progress=progress)
     if sparse or (sparse is None and A.layout == torch.sparse_coo):
         return triplet_fit(kernels.gd_epochs, A, M, U, V, at_start=True, method="gd", info={"sparse": True},
-                           n_jobs=n_jobs, **run)
+                           n_jobs=n_jobs, init=init, **run)
     if A.layout == torch.sparse_coo:
         # Dense semantics for a sparse input: the stored entries are the mask.
         ones = torch.ones(A._nnz(), dtype=A.dtype)
@@ -176,7 +179,7 @@ def factorise_gd(
     masked = M is not None and not bool(M.bool().all())
     gd = _DenseGD(A, torch.ones_like(A) if M is None else M, U, V, lr)
     losses, elapsed = run_epochs(gd.run, gd.loss, at_start=True, chunk=1, method="gd", lr=lr, num_epochs=num_epochs,
-                            callback=callback, progress=progress)
+                                 callback=callback, progress=progress, scale=data_scale(A[gd.M.bool()], init))
     return result(gd.U, gd.V, losses, elapsed, dtype=A.dtype, method="gd", lr=lr, num_epochs=num_epochs, seed=seed,
                   info={"masked": masked})
 
@@ -287,10 +290,29 @@ def factorise_autograd(
         return todo
 
     losses, elapsed = run_epochs(epochs, lambda: reconstruction_sse(A, U.detach(), V.detach(), M), at_start=True,
-                             chunk=1, method=method, lr=lr, num_epochs=num_epochs, callback=callback,
-                             progress=progress)
+                                 chunk=1, method=method, lr=lr, num_epochs=num_epochs, callback=callback,
+                                 progress=progress, scale=data_scale(A[M.bool()], init))
     return result(U.detach(), V.detach(), losses, elapsed, dtype=A.dtype, method=method, lr=lr,
                    num_epochs=num_epochs, seed=seed, info={"optimizer": opt_name, "masked": masked})
+
+
+def factorise_adam(A, mask=None, rank: int = 2, *, lr: float = 0.05, num_epochs: int = 1000, seed: int | None = None,
+                   generator: torch.Generator | None = None, init: tuple[torch.Tensor, torch.Tensor] | None = None,
+                   callback: Callback | None = None, progress: bool = False) -> FactorisationResult:
+    """Full-batch Adam compiled (:mod:`labmf._adam`): ``factorise_autograd(optimizer="adam")``'s trajectory to
+    rounding (tested), 1000 steps on the 3 x 3 in ~1 ms instead of ~200 ms (the explorer's Adam). A dense or
+    sparse ``A``; parameters are those of :func:`factorise_sgd`."""
+    from ._adam import adam_epochs, adam_state
+
+    A, M, rank, lr, num_epochs = check_args(A, mask, rank, lr, num_epochs, callback)
+    U0, V0 = start(A, rank, seed, generator, init)
+    state = adam_state(A.shape[0], A.shape[1], rank)
+
+    def kernel(rows, cols, vals, U, V, lr, todo, out):
+        return adam_epochs(rows, cols, vals, U, V, lr, todo, out, state=state)
+
+    return triplet_fit(kernel, A, M, U0, V0, at_start=True, method="adam", lr=lr, num_epochs=num_epochs,
+                       seed=seed, callback=callback, progress=progress, info={"optimizer": "adam"}, init=init)
 
 
 # --------------------------------------------------------------- truncated SVD

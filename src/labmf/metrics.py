@@ -8,12 +8,16 @@ unrated cell never counts as a rating of zero.
 ``prediction`` may be a :class:`~labmf.FactorisationResult` (its ``U @ V.T`` is
 used): ``rmse(A, result, mask)``. Unobserved entries may hold NaN (missing); a NaN
 the mask observes is refused. CPU tensors only (:func:`labmf.validation.check_device`).
+
+A sparse ``target`` is scored on its stored (observed) entries, ``mask`` None; a sparse
+``prediction`` or ``mask`` is densified.
 """
 
 from __future__ import annotations
 
 import torch
 
+from . import sparse as _sparse
 from .result import FactorisationResult
 from .validation import check_binary, check_device
 
@@ -24,6 +28,12 @@ def _masked_residual(target, prediction, mask, *, mean: bool = False) -> torch.T
     """``target - prediction`` on the entries where ``mask`` is 1, flattened (at least one if ``mean``)."""
     if isinstance(prediction, FactorisationResult):
         prediction = prediction.reconstruction
+    if _sparse.is_sparse(prediction):
+        prediction = prediction.to_dense()
+    if _sparse.is_sparse(mask):
+        mask = mask.to_dense()
+    if _sparse.is_sparse(target):
+        target, prediction, mask = _stored(target, prediction, mask)
     target = torch.as_tensor(check_device(target, "target"))
     prediction = torch.as_tensor(check_device(prediction, "prediction"))
     if target.shape != prediction.shape:
@@ -50,6 +60,18 @@ def _masked_residual(target, prediction, mask, *, mean: bool = False) -> torch.T
     if mean and diff.numel() == 0:
         raise ValueError("mask observes no entry; the mean is undefined")
     return diff.flatten()
+
+
+def _stored(target, prediction, mask):
+    """A sparse ``target``'s stored values and ``prediction`` at those entries, both (nnz,), no mask."""
+    if mask is not None:
+        raise ValueError(f"mask must be None when target is sparse (its stored entries are the observed ones), "
+                         f"got {type(mask).__name__}")
+    target = _sparse.check_sparse_matrix(target, "target")
+    prediction = torch.as_tensor(check_device(prediction, "prediction"))
+    if tuple(prediction.shape) != tuple(target.shape):  # else the dense check below names both shapes
+        return target.to_dense(), prediction, None
+    return target.values(), prediction[tuple(target.indices())], None
 
 
 def _checked(value: float, target, mask) -> float:

@@ -1,14 +1,25 @@
-"""The one result type every factorisation returns."""
+"""The one result type every factorisation returns, and its file: a plain ``.npz`` of the tensors and
+one JSON record (format, version, fields, a SHA-256 digest), read with ``allow_pickle=False``."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import zipfile
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from .validation import check_index
 
-__all__ = ["FactorisationResult"]
+__all__ = ["FactorisationResult", "FORMAT", "VERSION"]
+
+#: The file format's name and version, written into every saved result and checked on load.
+FORMAT, VERSION = "labmf.FactorisationResult", 1
+_ARRAYS = ("U", "V", "losses", "singular_values")
+_FIELDS = ("method", "rank", "lr", "num_epochs", "seed", "elapsed", "info")
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,3 +92,65 @@ class FactorisationResult:
             parts.append(f"seed={self.seed}")
         parts.append(f"loss={self.loss:.6g}")
         return f"FactorisationResult({', '.join(parts)})"
+
+    def save(self, path) -> None:
+        """Write this result to ``path`` (``.npz``, no pickle; format :data:`VERSION`). ``info`` must hold
+        JSON values only, as the factorisations' does; tensors keep their dtype."""
+        arrays = {name: _to_numpy(getattr(self, name)) for name in _ARRAYS if getattr(self, name) is not None}
+        meta = {name: getattr(self, name) for name in _FIELDS} | {"format": FORMAT, "version": VERSION, "dtypes": {
+            name: str(getattr(self, name).dtype).removeprefix("torch.") for name in arrays}}
+        try:
+            meta["sha256"] = _digest(arrays, meta)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"info must hold JSON values only to be saved, got {self.info!r} ({exc})") from None
+        with open(os.fspath(path), "wb") as fh:
+            np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
+
+    @classmethod
+    def load(cls, path) -> FactorisationResult:
+        """Read a result written by :meth:`save`; ValueError naming ``path`` for another file or version,
+        or one that fails its digest (modified after saving)."""
+        where = os.fspath(path)
+        try:
+            with np.load(where, allow_pickle=False) as z:
+                arrays = {name: z[name] for name in z.files}
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise
+            raise ValueError(f"{where} is not a saved FactorisationResult (not a readable .npz: {exc})") from None
+        meta = _meta(arrays.pop("meta", None), where)
+        if meta.get("sha256") != _digest(arrays, meta):
+            raise ValueError(f"{where} fails its SHA-256 check: it was modified after saving (or is corrupt); "
+                             "refit, or save the result again")
+        tensors = {name: torch.from_numpy(arrays[name].copy()).to(getattr(torch, meta["dtypes"][name]))
+                   for name in arrays}
+        return cls(**tensors, **{name: meta[name] for name in _FIELDS})
+
+
+def _to_numpy(t: torch.Tensor) -> np.ndarray:  # numpy has no bfloat16: stored as float32, restored on load
+    return (t.float() if t.dtype == torch.bfloat16 else t).detach().cpu().numpy()
+
+
+def _digest(arrays: dict, meta: dict) -> str:
+    """SHA-256 of the fields (JSON, sorted, less the digest) and each array's name, dtype, shape and bytes."""
+    h = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != "sha256"}, sort_keys=True,
+                                  allow_nan=False).encode())
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _meta(raw, where: str) -> dict:
+    """The JSON fields of a saved result, checked for the format and version."""
+    try:
+        meta = json.loads(str(raw[()])) if raw is not None and raw.dtype.kind == "U" else None
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{where} is not a saved FactorisationResult (no {FORMAT!r} record)")
+    if meta.get("version") != VERSION:
+        raise ValueError(f"{where} is a FactorisationResult file of version {meta.get('version')!r}; this labmf "
+                         f"reads version {VERSION} only (load it with the labmf that wrote it, and refit)")
+    return meta

@@ -32,7 +32,7 @@ __all__ = [
     "check_rank",
     "check_index",
     "check_lr",
-    "check_num_epochs",
+    "check_num_epochs", "MAX_EPOCHS", "check_n_jobs",
     "make_generator",
     "check_scalar",
     "check_seed",
@@ -273,9 +273,22 @@ def check_lr(lr, name: str = "lr") -> float:
     return check_scalar(lr, name, float, min_val=0.0, include_boundaries="neither")
 
 
+MAX_EPOCHS = 10**8  # a float64 loss per epoch (0.8 GB) and hours even on the 3 x 3: more is a typo
+
+
 def check_num_epochs(num_epochs, name: str = "num_epochs") -> int:
-    """Return ``num_epochs`` as a non-negative int, or raise."""
-    return check_scalar(num_epochs, name, int, min_val=0)
+    """Return ``num_epochs`` as an int in ``[0, MAX_EPOCHS]``, or raise."""
+    return check_scalar(num_epochs, name, int, min_val=0, max_val=MAX_EPOCHS)
+
+
+def check_n_jobs(n_jobs, name: str = "n_jobs", *, per_core: int = 4) -> int:
+    """Return ``n_jobs`` as an int in ``[1, per_core * cores]`` (at least 8), or raise: more threads only queue
+    for the same cores, and ``10**12`` would start threads until the system refused one."""
+    limit = max(8, per_core * (os.cpu_count() or 1))
+    try:
+        return check_scalar(n_jobs, name, int, min_val=1, max_val=limit)
+    except ValueError as exc:
+        raise ValueError(f"{exc} ({per_core} threads per core on this machine's {os.cpu_count()} cores)") from None
 
 
 def check_seed(seed, name: str = "seed") -> int:

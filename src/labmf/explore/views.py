@@ -7,14 +7,15 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..data import LabLayout, lab_matrix, load_lab_layout
+from ..data import LabLayout, UnknownIdError, lab_matrix, load_lab_layout
 from ..evaluate import top_n_unrated
-from ..factorise import factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
+from ..factorise import factorise_adam, factorise_gd, factorise_sgd, factorise_svd
 from ..validation import check_index, check_lr, check_num_epochs, check_rank, check_seed
+from . import _draw as draw
 from . import _parts as parts
 
 #: method key -> (label, default lr); the fits themselves are in :func:`fit`.
-METHODS = {"sgd": ("per-entry SGD", 0.01), "gd": ("full-batch GD", 0.01), "adam": ("Adam (autograd)", 0.05),
+METHODS = {"sgd": ("per-entry SGD", 0.01), "gd": ("full-batch GD", 0.01), "adam": ("Adam (full batch)", 0.05),
            "svd": ("truncated SVD", None)}
 
 
@@ -32,10 +33,8 @@ class Settings:
 
 def fit(A: torch.Tensor, s: Settings, callback=None):
     """Fit ``A`` (m, n) with the settings ``s``, its ``hidden`` entries left out; a FactorisationResult.
-
-    Truncated SVD cannot leave entries out: it factorises ``A`` with the hidden entries set
-    to 0 (what a zero-filled ratings matrix does), and its loss is over the observed ones.
-    """
+    Truncated SVD cannot leave entries out: it factorises ``A`` with them set to 0 (as a zero-filled
+    ratings matrix does), and its loss is over the observed ones."""
     M = torch.ones_like(A)
     for r, c in s.hidden:
         M[r, c] = 0
@@ -43,7 +42,7 @@ def fit(A: torch.Tensor, s: Settings, callback=None):
         res = factorise_svd(A * M, None, s.rank)
         sse = float((((A - res.reconstruction) * M).double() ** 2).sum())
         return replace(res, losses=torch.tensor([sse], dtype=torch.float64))
-    fn = {"sgd": factorise_sgd, "gd": factorise_gd, "adam": factorise_autograd}[s.method]  # checked by Settings' users
+    fn = {"sgd": factorise_sgd, "gd": factorise_gd, "adam": factorise_adam}[s.method]  # checked by Settings' users
     extra = {"sparse": True} if s.method == "gd" else {}  # GD: the same update, compiled (sparse path)
     return fn(A, M if s.hidden else None, s.rank, lr=s.lr, num_epochs=s.num_epochs, seed=s.seed, callback=callback,
               **extra)
@@ -63,30 +62,18 @@ def _check_settings(s: Settings, A: torch.Tensor) -> Settings:
 
 
 class Explorer(parts.View):
-    """Live explorer of one small matrix; see :func:`explore`.
-
-    Attributes
-    ----------
-    A : Tensor, shape (m, n)
-    settings : Settings
-        Of the fit on display.
-    result : FactorisationResult or None
-        The fit on display (None when it failed: see ``summary``).
-    summary : str
-        One line: the settings, the final SSE, the SVD optimum, or why the fit failed.
-    png : bytes
-        The loss curve on display (PNG); :meth:`figure` draws the whole static figure.
-    controls : dict of ipywidgets
-        By name, once the widget has been built: one per setting (``hidden``: a list of
-        checkboxes, row-major), ``progress``, ``status``, ``figure``, ``matrices``, ``table``.
-    """
+    """Live explorer of one small matrix (:func:`explore`): ``A`` (m, n); ``settings``, ``result`` (None
+    when the fit failed) and ``summary`` (one line: settings, SSE, the full-matrix SVD, or why there is no fit)
+    of the fit on display; ``png``, its loss curve (:meth:`figure`: the whole static figure); ``controls``,
+    the ipywidgets by name once built (one per setting, ``hidden`` a row-major list of checkboxes,
+    ``progress``, ``status``, ``figure``, ``matrices``, ``table``)."""
 
     def __init__(self, A: torch.Tensor, settings: Settings, *, threaded=None):
         super().__init__(threaded)
         self.A = A
         self.settings = _check_settings(settings, A)
         self._optimum: dict[int, float] = {}
-        self._plot = parts.LossPlot()
+        self._plot = draw.LossPlot()
         self.result, self.summary, self.png = None, "", b""
         self.update(wait=True)  # the first fit is on display at once
 
@@ -97,18 +84,16 @@ class Explorer(parts.View):
         return self._optimum[rank]
 
     def update(self, *, wait: bool = False, **changes) -> None:
-        """Change settings (``method``, ``rank``, ``lr``, ``num_epochs``, ``seed``, ``hidden``) and refit.
-
-        The new fit is drawn when done (on a worker thread in a kernel; ``wait=True``: before returning).
-        """
+        """Change settings (``method``, ``rank``, ``lr``, ``num_epochs``, ``seed``, ``hidden``) and refit; the
+        fit is drawn when done (on a worker thread in a kernel; ``wait=True``: before returning)."""
         s = _check_settings(replace(self.settings, **changes), self.A)
         self.settings = s
         progress = self._progress_bar(0 if s.method == "svd" else s.num_epochs)
-        # A compiled fit of <= 10^6 entry-epochs is over at once: a per-epoch callback (progress,
-        # superseding) would make it run one epoch per kernel call, several times slower.
-        short = s.method in ("sgd", "gd", "svd") and s.num_epochs * self.A.numel() <= 10**6
+        # Every method is compiled: <= 10^6 entry-epochs are over at once, and a callback would slow them.
+        short = s.num_epochs * self.A.numel() <= 10**6
+        parts.set_inert(self.controls, s.method)
         self._fits.request(s, lambda cb: fit(self.A, s, None if short else cb), lambda out: self._show(s, out),
-                           progress, wait=wait)
+                           progress, wait=wait, started=lambda: self._stale(draw.fit_title(s, METHODS[s.method][0])))
 
     def _controls(self):
         return parts.lab_controls(self, METHODS)
@@ -131,10 +116,10 @@ class Explorer(parts.View):
             label = METHODS[s.method][0]
             self.summary = parts.lab_summary(s, label, out, optimum, int(self.A.numel()) - len(s.hidden))
             self.png = self._plot.draw(
-                None if self.result is None else self.result.losses.numpy(), optimum, title=parts.fit_title(s, label),
-                label=label + (" (hidden set to 0)" if s.method == "svd" and s.hidden
-                               else " (observed entries)" if s.hidden else ""),
-                opt_label=f"rank-{s.rank} SVD optimum {optimum:.4g}")
+                None if self.result is None else self.result.losses.numpy(), optimum, title=draw.fit_title(s, label),
+                label=label + (f" (hidden set to 0), SSE {out.loss:.4g}" if s.method == "svd" and s.hidden and
+                               self.result is not None else " (observed entries)" if s.hidden else ""),
+                opt_label=draw.reference_label(s.rank, optimum, s.hidden))
             if "figure" in self.controls:
                 self.controls["figure"].value = self.png
                 self.controls["status"].value = f"<b>{html.escape(self.summary)}</b>"
@@ -150,7 +135,7 @@ class Explorer(parts.View):
         frames = {"target A": A}
         if self.result is not None:
             frames["reconstruction U V\u1d40"] = self.result.reconstruction.double().numpy()
-        return parts.matrix_html(frames, self.settings.hidden, float(A.min()), float(A.max()))
+        return draw.matrix_html(frames, self.settings.hidden, float(A.min()), float(A.max()))
 
     def figure(self):
         """A static matplotlib figure of the fit on display: loss curve, target and reconstruction."""
@@ -158,32 +143,20 @@ class Explorer(parts.View):
 
         s = self.settings
         fig = Figure(figsize=(10, 3.1), dpi=90, layout="constrained")
-        parts.lab_figure(fig, self.A.double().numpy(), s, METHODS[s.method][0], self.result, self.optimum(s.rank))
+        draw.lab_figure(fig, self.A.double().numpy(), s, METHODS[s.method][0], self.result, self.optimum(s.rank))
         return fig
 
 
 def explore(A=None, mask=None, *, method: str = "sgd", rank: int = 2, lr: float | None = None,
             num_epochs: int = 1000, seed: int = 0, threaded: bool | None = None) -> Explorer:
-    """Explore the factorisations of a small matrix with live controls.
+    """Explore the factorisations of a small matrix with live controls; an :class:`Explorer` (it displays as
+    the controls, the figure and the hidden entries' table; ``update(...)`` changes settings from code).
 
-    Parameters
-    ----------
-    A : Tensor, shape (m, n), optional
-        The matrix (dense); default the lab's 3 x 3 (:func:`labmf.lab_matrix`).
-    mask : Tensor of 0/1, shape (m, n), optional
-        Entries to start with hidden (0 = hidden), e.g. :func:`labmf.lab_mask` for Question 3.
-    method : {"sgd", "gd", "adam", "svd"}
-        Per-entry SGD, full-batch GD, Adam via autograd, truncated SVD.
-    rank, lr, num_epochs, seed
-        The first fit's settings (``lr`` None: the method's default, :data:`METHODS`).
-    threaded : bool, optional
-        Fit on a worker thread (progress, superseding). Default: when running in a kernel.
-
-    Returns
-    -------
-    Explorer
-        Displays as the controls, the figure and the hidden entries' table; ``update(...)``
-        changes settings from code.
+    ``A`` (m, n), dense, default the lab's 3 x 3; ``mask`` (0/1, (m, n)): entries to start hidden (0), e.g.
+    :func:`labmf.lab_mask` for Question 3; ``method``: ``"sgd"`` (per-entry), ``"gd"`` (full batch),
+    ``"adam"`` (compiled, :func:`labmf.factorise.factorise_adam`), ``"svd"``; ``rank``, ``lr`` (None: the
+    method's default, :data:`METHODS`), ``num_epochs``, ``seed``: the first fit; ``threaded``: fit on a
+    worker thread (progress, superseding), by default when running in a kernel.
     """
     A = lab_matrix() if A is None else torch.as_tensor(A)
     if A.ndim != 2 or A.layout != torch.strided or not torch.isfinite(A).all():
@@ -199,20 +172,9 @@ def explore(A=None, mask=None, *, method: str = "sgd", rank: int = 2, lr: float 
 
 
 class RecommendationExplorer(parts.View):
-    """Live view of Question 4's recommendations; see :func:`explore_recommendations`.
-
-    Attributes
-    ----------
-    layout : LabLayout
-        The **movies x users** ratings (rows movies, columns users; 0 = unrated).
-    titles : dict
-        Title -> row (the first row of a repeated title).
-    row, user_col : int
-        The movie (row) and the user (column) on display.
-
-    and ``settings`` (full-batch GD on the observed ratings, the course's method), ``result``
-    and ``summary`` (the prediction, whether the user rated the movie, the fit) as on :class:`Explorer`.
-    """
+    """Live view of Question 4's recommendations (:func:`explore_recommendations`): ``layout``, the **movies x
+    users** ratings (0 = unrated); ``titles``, title -> (first) row; ``row`` and ``user_col`` on display;
+    ``settings`` (full-batch GD on the observed ratings), ``result`` and ``summary`` as on :class:`Explorer`."""
 
     def __init__(self, layout: LabLayout, settings: Settings, row: int, user_col: int, *, threaded=None):
         super().__init__(threaded)
@@ -237,7 +199,8 @@ class RecommendationExplorer(parts.View):
             return factorise_gd(A, M, s.rank, lr=s.lr, num_epochs=s.num_epochs, seed=s.seed, sparse=True,
                                 callback=callback)
 
-        self._fits.request(s, run, lambda out: self._show(s, out), self._progress_bar(s.num_epochs), wait=wait)
+        self._fits.request(s, run, lambda out: self._show(s, out), self._progress_bar(s.num_epochs), wait=wait,
+                           started=lambda: self._stale(f"rank {s.rank}, lr {s.lr:g}, {s.num_epochs} epochs"))
 
     def _controls(self):
         return parts.recommendation_controls(self)
@@ -263,6 +226,10 @@ class RecommendationExplorer(parts.View):
                 self.controls["status"].value = f"<b>{html.escape(self.summary)}</b>"
                 self.controls["table"].value = self._table_html()
                 self._done_bar()
+        box = self.controls.get("movie")
+        if box is not None and box.value != self.layout.titles[self.row]:
+            # The title matched, spelled out (outside the lock: the box's observer shows it again, from the cache).
+            box.value = self.layout.titles[self.row]
 
     def _table_html(self) -> str:
         caption = f"top 10 unrated movies for user column {self.user_col}"
@@ -273,34 +240,21 @@ class RecommendationExplorer(parts.View):
         from matplotlib.figure import Figure
 
         fig = Figure(figsize=(9, 3.8), dpi=90, layout="constrained")
-        parts.recommendation_figure(fig, self.top_frame(), self.layout, self.row, self.user_col, self.result)
+        draw.recommendation_figure(fig, self.top_frame(), self.layout, self.row, self.user_col, self.result)
         return fig
 
 
 def explore_recommendations(layout: LabLayout | str = "movielens-small", *, movie: str | int = "A Beautiful Mind",
                             user_col: int = 4, rank: int = 5, lr: float = 1e-4, num_epochs: int = 1000,
                             seed: int = 0, threaded: bool | None = None) -> RecommendationExplorer:
-    """Explore Question 4's recommendations: a movie by title, a user column, their top 10.
+    """Explore Question 4's recommendations (a :class:`RecommendationExplorer`): a movie by title, a user
+    column, their top 10.
 
-    Parameters
-    ----------
-    layout : LabLayout or str
-        The **movies x users** ratings (rows movies, columns users), or a source name for
-        :func:`labmf.load_lab_layout`.
-    movie : str or int
-        Title (as :meth:`LabLayout.find_title` matches it) or row of the first movie shown.
-    user_col : int
-        Column (user) shown first.
-    rank, lr, num_epochs, seed
-        The first fit (full-batch GD on the observed ratings, sparse path). The default
-        ``lr=1e-4`` converges in 1000 epochs on the embedded MovieLens layout, where the
-        course's ``1e-5`` is still falling (notebook 04).
-    threaded : bool, optional
-        As in :func:`explore`.
-
-    Returns
-    -------
-    RecommendationExplorer
+    ``layout``: the **movies x users** :class:`LabLayout`, or a source name for :func:`labmf.load_lab_layout`;
+    ``movie``: a title (matched as :meth:`LabLayout.find_title` does) or a row; ``user_col``: the user shown
+    first; ``rank``, ``lr``, ``num_epochs``, ``seed``: the first fit (full-batch GD, sparse path); the default
+    ``lr=1e-4``, ten times the course's, gets much further in 1000 epochs (SSE 41,010) but still falls slowly
+    (5000 epochs: 30,689); ``threaded``: as in :func:`explore`.
     """
     if isinstance(layout, str):
         layout = load_lab_layout(layout)
@@ -313,6 +267,10 @@ def explore_recommendations(layout: LabLayout | str = "movielens-small", *, movi
 
 def _movie_row(layout: LabLayout, movie) -> int:
     """The row of ``movie``: a title (as :meth:`LabLayout.find_title` matches it) or a row number."""
-    if isinstance(movie, str):
+    if not isinstance(movie, str):
+        return check_index(movie, "movie", layout.shape[0])
+    try:
         return layout.find_title(movie)
-    return check_index(movie, "movie", layout.shape[0])
+    except UnknownIdError:
+        close = "; ".join(title for _, title in layout.search_titles(movie, 5)) if movie.strip() else ""
+        raise UnknownIdError(f"no such title: {movie!r}" + (f"; did you mean {close}?" if close else "")) from None
