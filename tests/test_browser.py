@@ -292,7 +292,7 @@ def _svd_view(page) -> None:
     box.locator("button", has_text="truncated SVD").click()
     _wait_status(page, "truncated SVD, rank 2: SSE")
     status = box.locator(".widget-html").nth(2).inner_text()
-    assert "of the full matrix 0.121911 (a reference, not a bound)" in status and "optimum" not in status, status
+    assert "of the full matrix 0.1219 (a reference, not a bound)" in status and "optimum" not in status, status
     assert box.locator("input[type=number]:disabled").count() >= 1  # the seed
     assert box.locator(".widget-hslider .noUi-target[disabled]").count() == 2  # lr and epochs
     box.locator("button", has_text="per-entry SGD").click()

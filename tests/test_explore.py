@@ -243,7 +243,7 @@ def test_svd_view_disables_what_does_not_apply():
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any("truncated SVD (hidden set to 0), SSE" in t for t in labels)
     assert "rank-2 SVD of the full matrix 0.1219 (a reference, not a bound)" in labels
-    assert "optimum" not in ex.summary and "of the full matrix 0.121911 (a reference" in ex.summary
+    assert "optimum" not in ex.summary and "of the full matrix 0.1219 (a reference" in ex.summary
     c["method"].value = "sgd"
     assert not any(c[name].disabled for name in ("lr", "num_epochs", "seed"))
     assert len(line.get_xdata()) == 1001 and not ex._plot.fit_level.get_visible()
@@ -251,7 +251,7 @@ def test_svd_view_disables_what_does_not_apply():
 
 def test_full_matrix_svd_is_still_the_optimum():
     ex = explore(threaded=False)
-    assert "rank-2 SVD optimum 0.121911" in ex.summary
+    assert "rank-2 SVD optimum 0.1219" in ex.summary
 
 
 def test_live_figure_is_legible():
