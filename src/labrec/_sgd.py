@@ -40,7 +40,8 @@ from labmf.metrics import rmse
 from . import _kernels
 from ._base import check_triplets
 
-__all__ = ["initial_parameters", "run_shuffled", "run_blocked", "run_blocked_on_grid", "Grid", "kernel_steps", "rating_counts",
+__all__ = ["initial_parameters", "run_shuffled", "run_blocked", "run_blocked_on_grid", "Grid", "kernel_steps",
+           "rating_counts",
            "seen_items", "predict_clipped", "BLOCK_BYTES"]
 
 
