@@ -1,0 +1,169 @@
+"""One machine against Spark on it: local blocked BiasedMF, DSGD and MLlib ALS on local[2], libmf.
+
+Data: :func:`labrec.synthetic_ratings`, Netflix-shaped (``bench_scale.shape``: users ~ n,
+items ~ sqrt(n)), planted rank 5, noise 0.5, 1 % held out; ``n`` from ``LABMF_BENCH_SPARK_N``
+(default 10^6: this machine is shared; ``make bench-spark N=10000000`` for 10^7), 10^5 with
+``LABMF_BENCH_QUICK=1``. Rank 50, 20 epochs, ``bench_scale.MODEL``'s settings for the SGD models.
+
+Cases, each in its own process (peak RSS: the largest process of the case, the JVM included):
+
+* ``local``: ``BiasedMF(50, n_jobs=2)`` (blocked schedule), the whole ``fit``.
+* ``dsgd``: :class:`labrec.spark.SparkBiasedMF` on ``local[2]``, ``n_blocks=2``: the whole
+  ``fit`` and its epochs alone (``sweep_time_``), from a cached DataFrame.
+* ``dsgd-overhead``: the same at 10^4 ratings, 5 epochs: the fixed cost of a sub-epoch (two
+  Spark stages: the item blocks' shuffle, then the sweep).
+* ``als``: MLlib ALS (``labrec.spark_als.SparkALS``), rank 50, ``max_iter`` 5, 10 and 20: the
+  time of the fit with the best held-out RMSE.
+* ``libmf``: PyPI's ``libmf`` (``pip install -e '.[bench-spark]'``), k = 50, 20 iterations,
+  2 threads, when installed.
+
+Then the on-paper extrapolation: an epoch of DSGD on p executors (one core each) costs
+``p * t_sub + n * c / p`` (p sub-epochs of fixed cost ``t_sub``; each task sweeps n / p^2
+ratings at ``c`` a rating), against ``n * c_local`` on one 2-core machine (this one, as far as
+its memory goes). The smallest p at which DSGD is faster is printed for 10^9 and 10^10 ratings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import _harness as H
+
+H.setup()
+
+N = 10**5 if H.quick() else int(float(os.environ.get("LABMF_BENCH_SPARK_N", "1e6")))
+RANK, EPOCHS = 50, 20
+MODEL = dict(reg=0.015, lr=0.03, lr_decay=0.9)  # bench_scale.MODEL
+SPARK_CONF = {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
+              "spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "2",
+              "spark.driver.memory": "6g", "spark.sql.execution.arrow.pyspark.enabled": "true"}
+
+
+def data(n: int):
+    from bench_scale import shape
+
+    from labrec import synthetic_ratings
+
+    nu, ni = shape(n)
+    return synthetic_ratings(n, nu, ni, 5, seed=0, noise=0.5, test_fraction=0.01)
+
+
+def frames(spark, d):
+    import pandas as pd
+
+    def frame(u, i, r):
+        return spark.createDataFrame(pd.DataFrame({"user": u.astype("int64"), "item": i.astype("int64"),
+                                                   "rating": r.astype("float64")}))
+
+    return frame(d.user, d.item, d.rating).persist(), frame(d.test_user, d.test_item, d.test_rating).persist()
+
+
+def child(case: str, n: int) -> dict:
+    import numpy as np
+
+    d = data(n)
+    if case == "local":
+        from labrec import BiasedMF
+
+        BiasedMF(4, num_epochs=1, n_jobs=2, schedule="blocked").fit(d.user[:2000], d.item[:2000], d.rating[:2000])
+        m = BiasedMF(RANK, num_epochs=EPOCHS, seed=0, n_jobs=2, schedule="blocked", **MODEL)
+        m.fit(d.user, d.item, d.rating, d.n_users, d.n_items)
+        pred = m.predict(d.test_user, d.test_item)
+        return dict(fit_s=m.fit_time_, test_rmse=float(np.sqrt(np.mean((pred - d.test_rating) ** 2))))
+    if case == "libmf":
+        from libmf import mf
+
+        train = np.column_stack([d.user, d.item, d.rating]).astype(np.float64)
+        engine = mf.MF(k=RANK, nr_iters=EPOCHS, nr_threads=2)
+        t0 = time.perf_counter()
+        engine.fit(train)
+        fit_s = time.perf_counter() - t0
+        pred = engine.predict(np.column_stack([d.test_user, d.test_item]).astype(np.float64))
+        return dict(fit_s=fit_s, test_rmse=float(np.sqrt(np.mean((pred - d.test_rating) ** 2))))
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    from labrec.spark import SparkBiasedMF, session
+    from labrec.spark_als import SparkALS, rmse
+
+    spark = session("local[2]", app_name="bench-spark", config=SPARK_CONF)
+    spark.sparkContext.setLogLevel("ERROR")
+    train, test = frames(spark, d)
+    train.count(), test.count()
+    if case.startswith("dsgd"):
+        epochs = 5 if case == "dsgd-overhead" else EPOCHS
+        m = SparkBiasedMF(RANK, num_epochs=epochs, seed=0, n_blocks=2, **MODEL).fit(train)
+        return dict(fit_s=m.fit_time_, sweep_s=m.sweep_time_, sub_epochs=epochs * 2, test_rmse=rmse(m, test))
+    runs = []
+    for it in (5, 10, 20):
+        m = SparkALS(RANK, reg=0.05, max_iter=it, seed=0).fit(train)
+        runs.append(dict(max_iter=it, fit_s=m.fit_time_, test_rmse=rmse(m, test)))
+    best = min(runs, key=lambda r: r["test_rmse"])
+    return dict(fit_s=best["fit_s"], test_rmse=best["test_rmse"], best_max_iter=best["max_iter"], runs=runs)
+
+
+def run_child(case: str, n: int) -> dict:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run([sys.executable, __file__, "--child", case, str(n)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return dict(error=proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out["peak_rss_gb"] = peak / 2**20 if peak > before else float("nan")
+    return out
+
+
+def crossover(n: float, c_local: float, c_dsgd: float, t_sub: float) -> tuple[int | None, float, float]:
+    """Smallest p with ``p * t_sub + n * c_dsgd / p < n * c_local`` (None if none), and the
+    local and best DSGD epoch times."""
+    local = n * c_local
+    best_p = max(1, round(math.sqrt(n * c_dsgd / t_sub)))
+    best = best_p * t_sub + n * c_dsgd / best_p
+    for p in range(1, best_p + 1):
+        if p * t_sub + n * c_dsgd / p < local:
+            return p, local, best
+    return None, local, best
+
+
+def main() -> None:
+    rec = H.Recorder("spark")
+    results = {case: run_child(case, N) for case in ("local", "dsgd", "als", "libmf")}
+    results["dsgd-overhead"] = run_child("dsgd-overhead", 10**4)
+    rows = []
+    base = results["local"].get("fit_s")
+    for case, r in results.items():
+        if "error" in r:
+            rows.append((case, "-", "-", "-", "-", r["error"][:70]))
+            continue
+        n = 10**4 if case == "dsgd-overhead" else N
+        rec.add(case, "fit_time", r["fit_s"], "s", n_ratings=n, **{k: v for k, v in r.items() if k != "fit_s"})
+        rows.append((case, H.fmt_time(r["fit_s"]), f"{r['fit_s'] / base:.1f}x" if base else "-",
+                     f"{r['test_rmse']:.4f}", f"{r['peak_rss_gb']:.2f}", json.dumps(r.get("runs", ""))[:70]))
+    H.print_table(f"{N:,} ratings, rank {RANK}, {EPOCHS} epochs, local[2] ({H.environment().get('cpu', '')})",
+                  ["case", "fit", "vs local", "held-out RMSE", "peak RSS GB", "notes"], rows)
+    dsgd, small = results["dsgd"], results["dsgd-overhead"]
+    if "error" not in dsgd and "error" not in small and base:
+        t_sub = small["sweep_s"] / small["sub_epochs"]
+        c_dsgd = max(dsgd["sweep_s"] / EPOCHS - 2 * t_sub, 1e-12) * 2 / N  # p = 2: n * c / 2 a core
+        c_local = base / EPOCHS / N
+        print(f"\nper-stratum costs: t_sub = {t_sub:.2f} s a sub-epoch, c = {c_dsgd * 1e9:.0f} ns a rating in a DSGD "
+              f"task, one machine {c_local * 1e9:.0f} ns a rating-epoch (2 threads, whole fit)")
+        for n in (1e9, 1e10):
+            p, local, best = crossover(n, c_local, c_dsgd, t_sub)
+            rec.add("extrapolation", "crossover_executors", p, None, n_ratings=n, t_sub=t_sub, c_dsgd=c_dsgd,
+                    c_local=c_local)
+            print(f"  {n:.0e} ratings: one machine {local:,.0f} s an epoch; DSGD overtakes it from p = {p} "
+                  f"executors; best p ~ {math.sqrt(n * c_dsgd / t_sub):,.0f} ({best:,.0f} s an epoch)")
+    rec.emit()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        print(json.dumps(child(sys.argv[2], int(sys.argv[3]))))
+    else:
+        main()
