@@ -5,12 +5,12 @@ items ~ sqrt(n)), planted rank 5, noise 0.5, 1 % held out; ``n`` from ``LABMF_BE
 (default 10^6: this machine is shared; ``make bench-spark N=10000000`` for 10^7), 10^5 with
 ``LABMF_BENCH_QUICK=1``. Rank 50, 20 epochs, ``bench_scale.MODEL``'s settings for the SGD models.
 
-Cases, each in its own process (peak RSS: the largest process of the case, the JVM included):
+Cases, each in its own process (peak RSS: summed over the case's processes, JVM and workers included):
 
 * ``local``: ``BiasedMF(50, n_jobs=2)`` (blocked schedule), the whole ``fit``.
 * ``dsgd``: :class:`labrec.spark.SparkBiasedMF` on ``local[2]``, ``n_blocks=2``: the whole
   ``fit`` and its epochs alone (``sweep_time_``), from a cached DataFrame.
-* ``dsgd-overhead``: the same at 10^4 ratings, 5 epochs: the fixed cost of a sub-epoch (two
+* ``dsgd-overhead``: the same at 4,000 ratings, 5 epochs: the fixed cost of a sub-epoch (two
   Spark stages: the item blocks' shuffle, then the sweep).
 * ``als``: MLlib ALS (``labrec.spark_als.SparkALS``), rank 50, ``max_iter`` 5, 10 and 20: the
   time of the fit with the best held-out RMSE.
@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -38,6 +37,7 @@ import _harness as H
 H.setup()
 
 N = 10**5 if H.quick() else int(float(os.environ.get("LABMF_BENCH_SPARK_N", "1e6")))
+SMALL = 4000  # the dsgd-overhead case: ratings so few that a sub-epoch is all fixed cost
 RANK, EPOCHS = 50, 20
 MODEL = dict(reg=0.015, lr=0.03, lr_decay=0.9)  # bench_scale.MODEL
 SPARK_CONF = {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
@@ -64,7 +64,38 @@ def frames(spark, d):
     return frame(d.user, d.item, d.rating).persist(), frame(d.test_user, d.test_item, d.test_rating).persist()
 
 
+def tree_peak_gb() -> float:
+    """Sum of the peak RSS (VmHWM) of this process and all its descendants alive now (the JVM
+    and Spark's Python workers included): an upper bound of the case's peak memory."""
+    parent = {}
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                with open(f"/proc/{stat}/stat") as f:
+                    parent[int(stat)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, grew = {os.getpid()}, True
+    while grew:
+        new = {pid for pid, pp in parent.items() if pp in tree} - tree
+        tree, grew = tree | new, bool(new)
+    kb = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                kb += next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
+        except (OSError, StopIteration):
+            continue
+    return kb / 2**20
+
+
 def child(case: str, n: int) -> dict:
+    out = _child(case, n)
+    out["peak_rss_gb"] = tree_peak_gb()
+    return out
+
+
+def _child(case: str, n: int) -> dict:
     import numpy as np
 
     d = data(n)
@@ -79,12 +110,13 @@ def child(case: str, n: int) -> dict:
     if case == "libmf":
         from libmf import mf
 
-        train = np.column_stack([d.user, d.item, d.rating]).astype(np.float64)
-        engine = mf.MF(k=RANK, nr_iters=EPOCHS, nr_threads=2)
+        # libmf's model has no biases: it is given the ratings less their mean (added back).
         t0 = time.perf_counter()
-        engine.fit(train)
+        mu = float(d.rating.mean(dtype=np.float64))
+        engine = mf.MF(k=RANK, nr_iters=EPOCHS, nr_threads=2)
+        engine.fit(np.column_stack([d.user, d.item, d.rating - mu]).astype(np.float64))
         fit_s = time.perf_counter() - t0
-        pred = engine.predict(np.column_stack([d.test_user, d.test_item]).astype(np.float64))
+        pred = mu + engine.predict(np.column_stack([d.test_user, d.test_item]).astype(np.float64))
         return dict(fit_s=fit_s, test_rmse=float(np.sqrt(np.mean((pred - d.test_rating) ** 2))))
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
     os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -108,14 +140,10 @@ def child(case: str, n: int) -> dict:
 
 
 def run_child(case: str, n: int) -> dict:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     proc = subprocess.run([sys.executable, __file__, "--child", case, str(n)], capture_output=True, text=True)
     if proc.returncode != 0:
         return dict(error=proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}")
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out["peak_rss_gb"] = peak / 2**20 if peak > before else float("nan")
-    return out
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def crossover(n: float, c_local: float, c_dsgd: float, t_sub: float) -> tuple[int | None, float, float]:
@@ -133,14 +161,14 @@ def crossover(n: float, c_local: float, c_dsgd: float, t_sub: float) -> tuple[in
 def main() -> None:
     rec = H.Recorder("spark")
     results = {case: run_child(case, N) for case in ("local", "dsgd", "als", "libmf")}
-    results["dsgd-overhead"] = run_child("dsgd-overhead", 10**4)
+    results["dsgd-overhead"] = run_child("dsgd-overhead", SMALL)
     rows = []
     base = results["local"].get("fit_s")
     for case, r in results.items():
         if "error" in r:
             rows.append((case, "-", "-", "-", "-", r["error"][:70]))
             continue
-        n = 10**4 if case == "dsgd-overhead" else N
+        n = SMALL if case == "dsgd-overhead" else N
         rec.add(case, "fit_time", r["fit_s"], "s", n_ratings=n, **{k: v for k, v in r.items() if k != "fit_s"})
         rows.append((case, H.fmt_time(r["fit_s"]), f"{r['fit_s'] / base:.1f}x" if base else "-",
                      f"{r['test_rmse']:.4f}", f"{r['peak_rss_gb']:.2f}", json.dumps(r.get("runs", ""))[:70]))

@@ -180,8 +180,9 @@ def _stratum_sweep(s: int, p: int, mu: np.float32, steps: tuple):
 
 
 def _dsgd(ratings, hp: dict, p: int, sizes: tuple, mu: float, base: int, strata: np.ndarray, nnz: int):
-    """The DSGD epochs: ``(users, items, train_rmse)``, the final factor blocks as RDDs of
-    ``(bin, (bias, factors))``. One Spark job a sub-epoch; only per-block errors are collected."""
+    """The DSGD epochs: ``(users, items, train_rmse, cached)``, the final factor blocks as RDDs of
+    ``(bin, (bias, factors))`` and the RDD to unpersist once they are saved. One Spark job a
+    sub-epoch; only per-block errors are collected."""
     sc, rank, std = ratings.context, hp["rank"], hp["init_std"]
     keys = sc.parallelize([(k, None) for k in range(p)], p)
     users = keys.partitionBy(p, _identity).map(
@@ -198,6 +199,8 @@ def _dsgd(ratings, hp: dict, p: int, sizes: tuple, mu: float, base: int, strata:
             moved = items.map(lambda kv, s=int(s): ((kv[1][1] - s) % p, kv[1])).partitionBy(p, _identity)
             step = _stratum_sweep(int(s), p, np.float32(mu), steps)
             new = ratings.union(users).union(moved).mapPartitions(step, preservesPartitioning=True).persist()
+            if s == strata[epoch][-1] and sc.getCheckpointDir():
+                new.checkpoint()  # the lineage is cut once an epoch when a checkpoint directory is set
             for b, sse in new.filter(lambda kv: kv[1][0] == "s").map(lambda kv: kv[1][1:]).collect():
                 block_sse[b] = sse
             if done is not None:
@@ -211,7 +214,8 @@ def _dsgd(ratings, hp: dict, p: int, sizes: tuple, mu: float, base: int, strata:
         train_rmse[epoch] = math.sqrt(sse / nnz)
         lr *= hp["lr_decay"]
         lr_bias *= hp["lr_decay"]
-    return (users.map(lambda kv: (kv[0], kv[1][1:])), items.map(lambda kv: (kv[1][1], kv[1][2:])), train_rmse)
+    return (users.map(lambda kv: (kv[0], kv[1][1:])), items.map(lambda kv: (kv[1][1], kv[1][2:])), train_rmse,
+            done)
 
 
 def _factor_frame(blocks, id_map: DataFrame) -> DataFrame:
@@ -289,13 +293,14 @@ class SparkBiasedMF:
         self.strata_ = np.stack([root.permutation(p) for _ in range(hp["num_epochs"])])
         ratings.count()  # the blocks are laid out (and cached) before the sweeps are timed
         sweeps = time.perf_counter()
-        u_blocks, i_blocks, self.train_rmse_ = _dsgd(ratings, hp, p, (n_users, n_items), mu, self.init_seed_,
+        u_blocks, i_blocks, self.train_rmse_, last = _dsgd(ratings, hp, p, (n_users, n_items), mu, self.init_seed_,
                                                      self.strata_, nnz)
         self.sweep_time_ = time.perf_counter() - sweeps
         self.user_factors_ = _factor_frame(u_blocks, users).persist()
         self.item_factors_ = _factor_frame(i_blocks, items).persist()
         self.user_factors_.count(), self.item_factors_.count()
-        ratings.unpersist()
+        for cached in (ratings, last, users, items):
+            cached.unpersist()
         self.global_mean_, self.rating_range_, self.clip_ = float(mu), (float(lo), float(hi)), hp["clip"]
         self.n_blocks_, self.n_users_, self.n_items_, self._train = p, n_users, n_items, df
         self.fit_time_ = time.perf_counter() - start
