@@ -10,7 +10,7 @@ Cases, each in its own process (peak RSS: summed over the case's processes, JVM 
 * ``local``: ``BiasedMF(50, n_jobs=2)`` (blocked schedule), the whole ``fit``.
 * ``dsgd``: :class:`labrec.spark.SparkBiasedMF` on ``local[2]``, ``n_blocks=2``: the whole
   ``fit`` and its epochs alone (``sweep_time_``), from a cached DataFrame.
-* ``dsgd-overhead``: the same at 4,000 ratings, 5 epochs: the fixed cost of a sub-epoch (two
+* ``dsgd-overhead``: the same at 2,000 ratings, 5 epochs: the fixed cost of a sub-epoch (two
   Spark stages: the item blocks' shuffle, then the sweep).
 * ``als``: MLlib ALS (``labrec.spark_als.SparkALS``), rank 50, ``max_iter`` 5, 10 and 20: the
   time of the fit with the best held-out RMSE.
@@ -37,7 +37,7 @@ import _harness as H
 H.setup()
 
 N = 10**5 if H.quick() else int(float(os.environ.get("LABMF_BENCH_SPARK_N", "1e6")))
-SMALL = 4000  # the dsgd-overhead case: ratings so few that a sub-epoch is all fixed cost
+SMALL = 2000  # the dsgd-overhead case: ratings so few that a sub-epoch is all fixed cost
 RANK, EPOCHS = 50, 20
 MODEL = dict(reg=0.015, lr=0.03, lr_decay=0.9)  # bench_scale.MODEL
 SPARK_CONF = {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
@@ -146,6 +146,13 @@ def run_child(case: str, n: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _notes(r: dict) -> str:
+    if "runs" in r:
+        return "ALS max_iter " + ", ".join(f"{x['max_iter']}: {x['fit_s']:.1f} s RMSE {x['test_rmse']:.4f}"
+                                           for x in r["runs"])
+    return f"epochs alone {r['sweep_s']:.1f} s, {r['sub_epochs']} sub-epochs" if "sweep_s" in r else ""
+
+
 def crossover(n: float, c_local: float, c_dsgd: float, t_sub: float) -> tuple[int | None, float, float]:
     """Smallest p with ``p * t_sub + n * c_dsgd / p < n * c_local`` (None if none), and the
     local and best DSGD epoch times."""
@@ -171,7 +178,7 @@ def main() -> None:
         n = SMALL if case == "dsgd-overhead" else N
         rec.add(case, "fit_time", r["fit_s"], "s", n_ratings=n, **{k: v for k, v in r.items() if k != "fit_s"})
         rows.append((case, H.fmt_time(r["fit_s"]), f"{r['fit_s'] / base:.1f}x" if base else "-",
-                     f"{r['test_rmse']:.4f}", f"{r['peak_rss_gb']:.2f}", json.dumps(r.get("runs", ""))[:70]))
+                     f"{r['test_rmse']:.4f}", f"{r['peak_rss_gb']:.2f}", _notes(r)))
     H.print_table(f"{N:,} ratings, rank {RANK}, {EPOCHS} epochs, local[2] ({H.environment().get('cpu', '')})",
                   ["case", "fit", "vs local", "held-out RMSE", "peak RSS GB", "notes"], rows)
     dsgd, small = results["dsgd"], results["dsgd-overhead"]

@@ -1,7 +1,8 @@
 """labrec.spark on a local[2] SparkSession (one per test session, on 127.0.0.1, no network).
 
 Skipped with a reason outside CI when Java or pyspark is missing; under CI=true that fails.
-About 40 s on the 2-core test machine (most of it the JVM's start and Spark's per-job cost).
+About 80 s on the shared 2-core test machine (the JVM's start, then Spark's fixed cost of ~0.5-1 s a job:
+DSGD runs one job a sub-epoch, so the fits here are a few epochs on 2-3 blocks).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ import re
 import time
 
 import numpy as np
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -198,7 +199,8 @@ def _dsgd(ratings, hp: dict, p: int, sizes: tuple, mu: float, base: int, strata:
         for s in strata[epoch]:
             moved = items.map(lambda kv, s=int(s): ((kv[1][1] - s) % p, kv[1])).partitionBy(p, _identity)
             step = _stratum_sweep(int(s), p, np.float32(mu), steps)
-            new = ratings.union(users).union(moved).mapPartitions(step, preservesPartitioning=True).persist()
+            new = ratings.union(users).union(moved).mapPartitions(step, preservesPartitioning=True)
+            new.persist(StorageLevel.MEMORY_AND_DISK)
             if s == strata[epoch][-1] and sc.getCheckpointDir():
                 new.checkpoint()  # the lineage is cut once an epoch when a checkpoint directory is set
             for b, sse in new.filter(lambda kv: kv[1][0] == "s").map(lambda kv: kv[1][1:]).collect():
@@ -287,7 +289,7 @@ class SparkBiasedMF:
         cells = cells.select("_ub", "_ib", "_ur", "_ir", F.col(self.rating).cast("float"))
         ratings = (cells.mapInArrow(_to_blocks, "bin long, payload binary").rdd
                    .map(tuple).partitionBy(p, _identity).mapPartitions(_assemble, preservesPartitioning=True)
-                   .persist())
+                   .persist(StorageLevel.MEMORY_AND_DISK))
         root = np.random.default_rng(hp["seed"])
         self.init_seed_ = int(root.integers(0, 2**63))
         self.strata_ = np.stack([root.permutation(p) for _ in range(hp["num_epochs"])])
