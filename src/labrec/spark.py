@@ -4,11 +4,11 @@
 update) from a Spark DataFrame of ``(user, item, rating)`` by DSGD (Gemulla, Nijkamp, Haas and
 Sismanis, KDD 2011). Users and items are numbered on Spark by decreasing rating count and dealt
 into ``p`` bins in snake order (the local schedule's :func:`~labrec._sgd.deal_bins`); the ratings
-form a p x p grid of blocks. Partition ``a`` of the cluster keeps user bin ``a``'s ratings and
-factor block; each sub-epoch (stratum ``s``) item block ``(a + s) mod p`` is shuffled to it, and
-the p partitions sweep their blocks in parallel with :func:`labrec._kernels.sgd_blocks`, the
-compiled kernel of ``schedule="blocked"``. Factor blocks (biases included) move as RDD records:
-nothing but the p per-block squared errors reaches the driver between sub-epochs. With the same
+form a p x p grid of blocks, cached one RDD a stratum. Partition ``a`` keeps user bin ``a``'s
+factor block and block ``(a, (a + s) mod p)`` of stratum ``s``'s RDD; in sub-epoch ``s`` item block
+``(a + s) mod p`` is shuffled to it, and the p partitions sweep their blocks in parallel with
+:func:`labrec._kernels.sgd_blocks`, the compiled kernel of ``schedule="blocked"``. Factor blocks
+(biases included) move as RDD records: only the p blocks' squared errors reach the driver. With the same
 grid, seed and stratum order the factors equal the local blocked schedule's bit for bit
 (:func:`labrec._sgd.run_blocked_on_grid`, ``tests/test_spark.py``).
 
@@ -139,8 +139,8 @@ def _to_blocks(batches):
 
 
 def _assemble(records):
-    """One partition's chunks -> one record ``(a, ("r", {b: (user row, item row, rating)}))``, each
-    block ordered by (user, item), as the local schedule orders a block whose input is."""
+    """One partition's chunks -> a record ``(a, ("r", b, (user row, item row, rating)))`` a block,
+    ordered by (user, item), as the local schedule orders a block whose input is."""
     records = list(records)
     if not records:
         return
@@ -149,8 +149,8 @@ def _assemble(records):
     order = np.lexsort((ir, ur, ib))
     ib, ur, ir, r = ib[order], ur[order], ir[order], r[order]
     cuts = np.flatnonzero(np.diff(ib)) + 1
-    yield records[0][0], ("r", {int(g[0]): (u, i, rr) for g, u, i, rr in
-                      zip(np.split(ib, cuts), np.split(ur, cuts), np.split(ir, cuts), np.split(r, cuts), strict=True)})
+    for g, u, i, rr in zip(np.split(ib, cuts), np.split(ur, cuts), np.split(ir, cuts), np.split(r, cuts), strict=True):
+        yield records[0][0], ("r", int(g[0]), (u, i, rr))
 
 
 def _stratum_sweep(s: int, p: int, mu: np.float32, steps: tuple):
@@ -159,17 +159,16 @@ def _stratum_sweep(s: int, p: int, mu: np.float32, steps: tuple):
     lr, shrink, lr_bias, reg_bias = steps
 
     def sweep(records):
-        blocks = user = item = None
+        empty = np.empty(0, np.int32)
+        block = (empty, empty, np.empty(0, np.float32))  # an empty block has no record
         for key, rec in records:
             if rec[0] == "r":
-                a, blocks = key, rec[1]
+                block = rec[2]
             elif rec[0] == "u":
-                user = rec[1:]
+                a, bu, P = key, rec[1], rec[2]
             else:
-                item = rec[1:]
-        b, (bu, P), (bi, Q) = (a + s) % p, user, item[1:]
-        empty = np.empty(0, np.int32)
-        u, i, r = blocks.get(b, (empty, empty, np.empty(0, np.float32)))
+                bi, Q = rec[2], rec[3]
+        b, (u, i, r) = (a + s) % p, block
         sse = np.zeros(1)
         _kernels.sgd_blocks(u, i, r, np.array([0, u.size], np.int64), np.zeros(1, np.int64), mu, bu, bi, P, Q,
                             lr, shrink, lr_bias, reg_bias, sse)
@@ -180,11 +179,11 @@ def _stratum_sweep(s: int, p: int, mu: np.float32, steps: tuple):
     return sweep
 
 
-def _dsgd(ratings, hp: dict, p: int, sizes: tuple, mu: float, base: int, strata: np.ndarray, nnz: int):
+def _dsgd(ratings: list, hp: dict, p: int, sizes: tuple, mu: float, base: int, strata: np.ndarray, nnz: int):
     """The DSGD epochs: ``(users, items, train_rmse, cached)``, the final factor blocks as RDDs of
     ``(bin, (bias, factors))`` and the RDD to unpersist once they are saved. One Spark job a
     sub-epoch; only per-block errors are collected."""
-    sc, rank, std = ratings.context, hp["rank"], hp["init_std"]
+    sc, rank, std = ratings[0].context, hp["rank"], hp["init_std"]
     keys = sc.parallelize([(k, None) for k in range(p)], p)
     users = keys.partitionBy(p, _identity).map(
         lambda kv: (kv[0], ("u", *initial_block(base, 0, kv[0], _rows_in_bin(sizes[0], p, kv[0]), rank, std))),
@@ -199,7 +198,7 @@ def _dsgd(ratings, hp: dict, p: int, sizes: tuple, mu: float, base: int, strata:
         for s in strata[epoch]:
             moved = items.map(lambda kv, s=int(s): ((kv[1][1] - s) % p, kv[1])).partitionBy(p, _identity)
             step = _stratum_sweep(int(s), p, np.float32(mu), steps)
-            new = ratings.union(users).union(moved).mapPartitions(step, preservesPartitioning=True)
+            new = ratings[s].union(users).union(moved).mapPartitions(step, preservesPartitioning=True)
             new.persist(StorageLevel.MEMORY_AND_DISK)
             if s == strata[epoch][-1] and sc.getCheckpointDir():
                 new.checkpoint()  # the lineage is cut once an epoch when a checkpoint directory is set
@@ -287,13 +286,17 @@ class SparkBiasedMF:
         users, items = (_id_map(df, c, p).persist() for c in (self.user, self.item))
         cells = df.join(_keys(users, self.user, "u"), self.user).join(_keys(items, self.item, "i"), self.item)
         cells = cells.select("_ub", "_ib", "_ur", "_ir", F.col(self.rating).cast("float"))
-        ratings = (cells.mapInArrow(_to_blocks, "bin long, payload binary").rdd
-                   .map(tuple).partitionBy(p, _identity).mapPartitions(_assemble, preservesPartitioning=True)
-                   .persist(StorageLevel.MEMORY_AND_DISK))
+        blocks = (cells.mapInArrow(_to_blocks, "bin long, payload binary").rdd
+                  .map(tuple).partitionBy(p, _identity).mapPartitions(_assemble, preservesPartitioning=True).persist())
+        # One cached RDD a stratum (partition a: block (a, (a + s) mod p)): a task reads its block only.
+        ratings = [blocks.filter(lambda kv, s=s: (kv[1][1] - kv[0]) % p == s).persist(StorageLevel.MEMORY_AND_DISK)
+                   for s in range(p)]
         root = np.random.default_rng(hp["seed"])
         self.init_seed_ = int(root.integers(0, 2**63))
         self.strata_ = np.stack([root.permutation(p) for _ in range(hp["num_epochs"])])
-        ratings.count()  # the blocks are laid out (and cached) before the sweeps are timed
+        for stratum in ratings:
+            stratum.count()  # the blocks are laid out (and cached) before the sweeps are timed
+        blocks.unpersist()
         sweeps = time.perf_counter()
         u_blocks, i_blocks, self.train_rmse_, last = _dsgd(ratings, hp, p, (n_users, n_items), mu, self.init_seed_,
                                                      self.strata_, nnz)
@@ -301,7 +304,7 @@ class SparkBiasedMF:
         self.user_factors_ = _factor_frame(u_blocks, users).persist()
         self.item_factors_ = _factor_frame(i_blocks, items).persist()
         self.user_factors_.count(), self.item_factors_.count()
-        for cached in (ratings, last, users, items):
+        for cached in (*ratings, last, users, items):
             cached.unpersist()
         self.global_mean_, self.rating_range_, self.clip_ = float(mu), (float(lo), float(hi)), hp["clip"]
         self.n_blocks_, self.n_users_, self.n_items_, self._train = p, n_users, n_items, df
