@@ -105,8 +105,7 @@ def _id_map(df: DataFrame, col: str, p: int) -> DataFrame:
     return out.withColumn("bin", _snake(F.col("index"), p)).withColumn("row", F.floor(F.col("index") / p))
 
 
-def _keys(id_map: DataFrame, col: str, side: str) -> DataFrame:
-    """The id map's (id, bin, row) as (``col``, _ub, _ur) for side "u" (likewise "i")."""
+def _keys(id_map: DataFrame, col: str, side: str) -> DataFrame:  # (id, bin, row) as (col, _ub, _ur) for side "u"
     return id_map.select(F.col("id").alias(col), F.col("bin").alias(f"_{side}b"), F.col("row").alias(f"_{side}r"))
 
 
@@ -159,7 +158,7 @@ def _stratum_sweep(s: int, p: int, mu: np.float32, steps: tuple):
     lr, shrink, lr_bias, reg_bias = steps
 
     def sweep(records):
-        empty = np.empty(0, np.int32)
+        start, empty = time.perf_counter(), np.empty(0, np.int32)
         block = (empty, empty, np.empty(0, np.float32))  # an empty block has no record
         for key, rec in records:
             if rec[0] == "r":
@@ -174,15 +173,15 @@ def _stratum_sweep(s: int, p: int, mu: np.float32, steps: tuple):
                             lr, shrink, lr_bias, reg_bias, sse)
         yield a, ("u", bu, P)
         yield b, ("i", b, bi, Q)
-        yield a, ("s", a * p + b, float(sse[0]))
+        yield a, ("s", a * p + b, float(sse[0]), time.perf_counter() - start)
 
     return sweep
 
 
 def _dsgd(ratings: list, hp: dict, p: int, sizes: tuple, mu: float, base: int, strata: np.ndarray, nnz: int):
-    """The DSGD epochs: ``(users, items, train_rmse, cached)``, the final factor blocks as RDDs of
-    ``(bin, (bias, factors))`` and the RDD to unpersist once they are saved. One Spark job a
-    sub-epoch; only per-block errors are collected."""
+    """The DSGD epochs: ``(users, items, train_rmse, cached, task_s)``: the final factor blocks as
+    RDDs of ``(bin, (bias, factors))``, the RDD to unpersist once they are saved, the tasks' times.
+    One Spark job a sub-epoch; only the blocks' errors and times are collected."""
     sc, rank, std = ratings[0].context, hp["rank"], hp["init_std"]
     keys = sc.parallelize([(k, None) for k in range(p)], p)
     users = keys.partitionBy(p, _identity).map(
@@ -190,7 +189,7 @@ def _dsgd(ratings: list, hp: dict, p: int, sizes: tuple, mu: float, base: int, s
         preservesPartitioning=True)
     items = keys.map(lambda kv: (kv[0], ("i", kv[0], *initial_block(base, 1, kv[0], _rows_in_bin(sizes[1], p, kv[0]),
                                                                      rank, std))))
-    lr, lr_bias, done = hp["lr"], hp["lr_bias"], None
+    lr, lr_bias, done, task_s = hp["lr"], hp["lr_bias"], None, np.zeros(2)
     train_rmse = np.empty(hp["num_epochs"])
     for epoch in range(hp["num_epochs"]):
         steps = _sgd.kernel_steps((lr, hp["reg"], lr_bias, hp["reg_bias"]))
@@ -202,8 +201,10 @@ def _dsgd(ratings: list, hp: dict, p: int, sizes: tuple, mu: float, base: int, s
             new.persist(StorageLevel.MEMORY_AND_DISK)
             if s == strata[epoch][-1] and sc.getCheckpointDir():
                 new.checkpoint()  # the lineage is cut once an epoch when a checkpoint directory is set
-            for b, sse in new.filter(lambda kv: kv[1][0] == "s").map(lambda kv: kv[1][1:]).collect():
+            done_tasks = new.filter(lambda kv: kv[1][0] == "s").map(lambda kv: kv[1][1:]).collect()
+            for b, sse, _ in done_tasks:
                 block_sse[b] = sse
+            task_s += (sum(t[2] for t in done_tasks), max(t[2] for t in done_tasks))
             if done is not None:
                 done.unpersist()
             done = new
@@ -216,7 +217,7 @@ def _dsgd(ratings: list, hp: dict, p: int, sizes: tuple, mu: float, base: int, s
         lr *= hp["lr_decay"]
         lr_bias *= hp["lr_decay"]
     return (users.map(lambda kv: (kv[0], kv[1][1:])), items.map(lambda kv: (kv[1][1], kv[1][2:])), train_rmse,
-            done)
+            done, task_s)
 
 
 def _factor_frame(blocks, id_map: DataFrame) -> DataFrame:
@@ -259,6 +260,8 @@ class SparkBiasedMF:
         Seed of the starting factor blocks (:func:`initial_block`).
     fit_time_, sweep_time_ : float
         Wall time of :meth:`fit` and of its epochs alone (the sub-epochs' Spark jobs), in seconds.
+    task_time_ : ndarray, shape (2,)
+        The sweep tasks' seconds: summed over all tasks, and over each sub-epoch's slowest one.
     """
 
     _PARAMS = ("rank", "reg", "lr", "num_epochs", "reg_bias", "lr_bias", "lr_decay", "init_std", "clip", "seed")
@@ -269,9 +272,6 @@ class SparkBiasedMF:
         self.reg_bias, self.lr_bias, self.lr_decay, self.init_std = reg_bias, lr_bias, lr_decay, init_std
         self.clip, self.seed, self.n_blocks = clip, seed, n_blocks
         self.user, self.item, self.rating = user, item, rating
-
-    def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in (*self._PARAMS, "n_blocks", "user", "item", "rating")}
 
     def fit(self, data) -> SparkBiasedMF:
         """Train on ``data``, a ratings DataFrame or a Parquet path (checked by :func:`read_ratings`)."""
@@ -298,12 +298,12 @@ class SparkBiasedMF:
             stratum.count()  # the blocks are laid out (and cached) before the sweeps are timed
         blocks.unpersist()
         sweeps = time.perf_counter()
-        u_blocks, i_blocks, self.train_rmse_, last = _dsgd(ratings, hp, p, (n_users, n_items), mu, self.init_seed_,
-                                                     self.strata_, nnz)
+        u_blocks, i_blocks, self.train_rmse_, last, self.task_time_ = _dsgd(
+            ratings, hp, p, (n_users, n_items), mu, self.init_seed_, self.strata_, nnz)
         self.sweep_time_ = time.perf_counter() - sweeps
         self.user_factors_ = _factor_frame(u_blocks, users).persist()
         self.item_factors_ = _factor_frame(i_blocks, items).persist()
-        self.user_factors_.count(), self.item_factors_.count()
+        self.user_factors_.count() + self.item_factors_.count()
         for cached in (*ratings, last, users, items):
             cached.unpersist()
         self.global_mean_, self.rating_range_, self.clip_ = float(mu), (float(lo), float(hi)), hp["clip"]
