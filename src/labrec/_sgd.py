@@ -41,8 +41,9 @@ from labmf.metrics import rmse
 from . import _kernels
 from ._base import check_triplets
 
-__all__ = ["initial_parameters", "run_shuffled", "run_blocked", "rating_counts", "seen_items", "predict_clipped",
-           "BLOCK_BYTES"]
+__all__ = ["initial_parameters", "run_shuffled", "run_blocked", "run_blocked_on_grid", "Grid", "kernel_steps",
+           "rating_counts",
+           "seen_items", "predict_clipped", "BLOCK_BYTES"]
 
 
 #: Target size of a block's item slab (float32 rows read in random order): an eighth of a 2 MiB L2.
@@ -89,10 +90,12 @@ def deal_bins(counts: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
     return bin_of, new_id
 
 
-def to_blocks(user, item, rating, user_counts, item_counts, rank: int, n_jobs: int = 1, pool=None) -> Blocked:
+def to_blocks(user, item, rating, user_counts, item_counts, rank: int, n_jobs: int = 1, pool=None,
+              n_bins: int | None = None) -> Blocked:
     """Copy checked ratings into the block layout: a counting sort by block, then one by user
-    within each block (on ``n_jobs`` threads); 12 bytes a rating and a block of scratch a thread."""
-    n_bins = n_bins_for(user.shape[0], item_counts.shape[0], rank)
+    within each block (on ``n_jobs`` threads); 12 bytes a rating and a block of scratch a thread.
+    ``n_bins``: the grid size (default :func:`n_bins_for`)."""
+    n_bins = n_bins or n_bins_for(user.shape[0], item_counts.shape[0], rank)
     user_bin, new_user = deal_bins(user_counts, n_bins)
     item_bin, new_item = deal_bins(item_counts, n_bins)
     counts = np.zeros(n_bins * n_bins, dtype=np.int64)
@@ -132,12 +135,18 @@ def plan_strata(blocked: Blocked, n_jobs: int) -> list[list[np.ndarray]]:
     return plan
 
 
+def kernel_steps(steps) -> tuple:
+    """``(lr, shrink, lr_bias, reg_bias)`` as :func:`._kernels.sgd_blocks` takes them (float32,
+    ``shrink = 1 - lr * reg``) from ``steps = (lr, reg, lr_bias, reg_bias)``."""
+    lr, reg, lr_bias, reg_bias = (np.float32(x) for x in steps)
+    return lr, np.float32(1.0 - float(lr) * float(reg)), lr_bias, reg_bias
+
+
 def blocked_epoch(blocked: Blocked, plan, stratum_order, params, steps, pool) -> float:
     """One epoch of the blocked schedule; returns its SSE. ``steps`` = ``(lr, reg, lr_bias, reg_bias)``;
     ``pool`` runs all but the first part of each stratum (None: one thread)."""
     mu, bu, bi, P, Q = params
-    lr, reg, lr_bias, reg_bias = (np.float32(x) for x in steps)
-    shrink = np.float32(1.0 - float(lr) * float(reg))
+    lr, shrink, lr_bias, reg_bias = kernel_steps(steps)
     block_sse = np.zeros(blocked.block_ptr.shape[0] - 1)
 
     def run(blocks):
@@ -189,22 +198,50 @@ def _each(pool, n_jobs: int, fn) -> list:
     return [fn(0)] + [f.result() for f in futures]
 
 
-def run_blocked(u, i, r, counts, hp: dict, rng, held_out, raw):
+class Grid(NamedTuple):
+    """An explicit grid for the blocked schedule, to replay a DSGD run (:mod:`labrec.spark`) here.
+
+    ``n_bins`` is the grid size B (users and items still dealt by :func:`deal_bins`), ``params``
+    the initial ``(mu, b_u, b_i, P, Q)`` (float32, the caller's order) and ``strata``, shape
+    (num_epochs, B), each epoch's stratum order (drawn from the seed when there is no grid).
+    """
+
+    n_bins: int
+    params: tuple
+    strata: np.ndarray
+
+
+def run_blocked(u, i, r, counts, hp: dict, rng, held_out, raw, grid: Grid | None = None):
     """Blocked-schedule training: the parameters in the caller's user/item order (float32), the
     per-epoch training and held-out RMSEs, and each user's items (:func:`seen_items`)."""
     n_jobs = hp["n_jobs"]
     pool = ThreadPoolExecutor(n_jobs - 1) if n_jobs > 1 else None
     try:
-        blocked = to_blocks(u, i, r, counts[0], counts[1], hp["rank"], n_jobs, pool)
+        n_bins = None if grid is None else grid.n_bins
+        blocked = to_blocks(u, i, r, counts[0], counts[1], hp["rank"], n_jobs, pool, n_bins)
         seen = seen_items(blocked, counts[0], n_jobs, pool, raw)
-        return (*_sgd_blocked(blocked, r, counts, hp, rng, held_out, pool), seen)
+        return (*_sgd_blocked(blocked, r, counts, hp, rng, held_out, pool, grid), seen)
     finally:
         if pool is not None:
             pool.shutdown()
 
 
-def _sgd_blocked(blocked: Blocked, r, counts, hp: dict, rng, held_out, pool):
-    mu, bu, bi, P, Q = initial_parameters(r, counts, hp["rank"], hp["init_std"], rng, np.float32)
+def run_blocked_on_grid(u, i, r, hp: dict, grid: Grid):
+    """The blocked schedule on an explicit :class:`Grid` (the reference of :mod:`labrec.spark`'s
+    DSGD): checked int32/int64 indices ``u``, ``i`` and float32/float64 ratings ``r``, shape (nnz,),
+    each block swept in the input order of its users' ratings. Returns ``((mu, b_u, b_i, P, Q),
+    train_rmse)`` in the caller's order."""
+    counts = rating_counts(u, i, grid.params[1].size, grid.params[2].size)
+    raw = (u, i, r, counts[0].size, counts[1].size)
+    params, train_rmse, _, _ = run_blocked(u, i, r, counts, hp, None, None, raw, grid)
+    return params, train_rmse
+
+
+def _sgd_blocked(blocked: Blocked, r, counts, hp: dict, rng, held_out, pool, grid: Grid | None = None):
+    if grid is None:
+        mu, bu, bi, P, Q = initial_parameters(r, counts, hp["rank"], hp["init_std"], rng, np.float32)
+    else:
+        mu, bu, bi, P, Q = (grid.params[0], *(np.array(a, np.float32) for a in grid.params[1:]))
     # Internal rows: each bin's users (items) contiguous, so a block's rows form one slab.
     P_int, Q_int = np.empty_like(P), np.empty_like(Q)
     P_int[blocked.new_user], Q_int[blocked.new_item] = P, Q
@@ -216,7 +253,8 @@ def _sgd_blocked(blocked: Blocked, r, counts, hp: dict, rng, held_out, pool):
 
     def sweep(epoch, lr, lr_bias):
         steps = (lr, hp["reg"], lr_bias, hp["reg_bias"])
-        return blocked_epoch(blocked, plan, rng.permutation(blocked.n_bins), params, steps, pool)
+        order = rng.permutation(blocked.n_bins) if grid is None else grid.strata[epoch]
+        return blocked_epoch(blocked, plan, order, params, steps, pool)
 
     train_rmse, eval_rmse = _epochs(sweep, params, r, hp, held_out)
     mu, bu, bi, P_int, Q_int = params
