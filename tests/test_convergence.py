@@ -168,3 +168,11 @@ def test_divergence_names_the_likely_cause():
     with pytest.raises(labmf.DivergenceError) as caught:
         labmf.factorise_sgd(A, rank=2, seed=0, lr=3.0)
     assert "likely cause" not in str(caught.value)  # a plain too-large lr: just the lr advice
+
+
+def test_a_flat_then_rising_tail_projects_no_fall():
+    # found by make test-rounding: a converged float64 loss, flat over one tenth, then up by rounding
+    from labmf.convergence import projected_fall, still_falling
+
+    losses = [10.0] + [1.0] * 19 + [1.0 + 1e-15]
+    assert projected_fall(losses) == 0.0 and not still_falling(losses)

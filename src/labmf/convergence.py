@@ -74,8 +74,10 @@ def projected_fall(losses) -> float:
     little, a crawl (``q`` near 1) ten times its last tenth; 0 under 10 epochs or if it did not fall."""
     _, L0, L1, L2 = _windows(losses) or (0, 0.0, 0.0, 0.0)
     d1, d2 = L0 - L1, L1 - L2
+    if d2 <= 0 or L2 <= 0:  # no fall to continue (d1 may then be 0: a loss flat, then up by rounding)
+        return 0.0
     q = 1.0 if d1 <= d2 else d2 / d1
-    return d2 * sum(q**k for k in range(1, 11)) / L2 if d2 > 0 and L2 > 0 else 0.0
+    return d2 * sum(q**k for k in range(1, 11)) / L2
 
 
 def still_falling(losses) -> bool:

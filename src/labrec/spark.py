@@ -178,7 +178,7 @@ def _stratum_sweep(s: int, p: int, mu: np.float32, steps: tuple):
     return sweep
 
 
-def _dsgd(ratings: list, hp: dict, p: int, sizes: tuple, mu: float, base: int, strata: np.ndarray, nnz: int):
+def _dsgd(ratings: list, hp: dict, p: int, sizes: tuple, mu: float, base: int, strata, nnz: int, extremes=(0.0,)):
     """The DSGD epochs: ``(users, items, train_rmse, cached, task_s)``: the final factor blocks as
     RDDs of ``(bin, (bias, factors))``, the RDD to unpersist once they are saved, the tasks' times.
     One Spark job a sub-epoch; only the blocks' errors and times are collected."""
@@ -212,7 +212,7 @@ def _dsgd(ratings: list, hp: dict, p: int, sizes: tuple, mu: float, base: int, s
             items = new.filter(lambda kv: kv[1][0] == "i")
         # The same fixed-order sum over the per-block errors as the local schedule's.
         sse = float(block_sse.sum())
-        _sgd._check_epoch(sse, epoch, lr, lr_bias, hp["lr"])
+        _sgd._check_epoch(sse, epoch, lr, lr_bias, hp, np.asarray(extremes))  # names huge ratings
         train_rmse[epoch] = math.sqrt(sse / nnz)
         lr *= hp["lr_decay"]
         lr_bias *= hp["lr_decay"]
@@ -299,7 +299,7 @@ class SparkBiasedMF:
         blocks.unpersist()
         sweeps = time.perf_counter()
         u_blocks, i_blocks, self.train_rmse_, last, self.task_time_ = _dsgd(
-            ratings, hp, p, (n_users, n_items), mu, self.init_seed_, self.strata_, nnz)
+            ratings, hp, p, (n_users, n_items), mu, self.init_seed_, self.strata_, nnz, (lo, hi))
         self.sweep_time_ = time.perf_counter() - sweeps
         self.user_factors_ = _factor_frame(u_blocks, users).persist()
         self.item_factors_ = _factor_frame(i_blocks, items).persist()
