@@ -59,7 +59,6 @@ def kfold_indices(n, k=5, *, seed) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-
 @dataclass(frozen=True, eq=False)
 class CVResult:
     """Per-fold scores of one model.
