@@ -13,7 +13,7 @@ import torch
 from labmf.convergence import still_improving
 from labmf.data import course_layout, data_dir, fetch, lab_layout, load_course_titles
 from labmf.data.download import ENV_VAR, RemoteFile
-from labmf.evaluate import fit_with_heldout, holdout_split, lr_sweep, top_n_unrated
+from labmf.evaluate import fit_early_stopped, holdout_split, lr_sweep, top_n_unrated
 from labmf.metrics import mae, mse, rmse, sse
 from labmf.result import FactorisationResult
 from labmf.sparse import check_sparse_matrix, from_triplets
@@ -38,17 +38,17 @@ def test_lr_sweep_needs_an_epoch():
         lr_sweep(_never_called, A, None, 1, ["0.1"], num_epochs=5)
 
 
-def test_fit_with_heldout_refuses_overlapping_masks():
+def test_fit_early_stopped_refuses_overlapping_masks():
     A = torch.ones(3, 4)
     train = torch.ones(3, 4)
     test = torch.zeros(3, 4)
     test[0, :2] = 1
-    with pytest.raises(ValueError, match=r"disjoint; 2 of the 2 test entries are also in train_mask"):
-        fit_with_heldout(_never_called, A, train, test, 1, num_epochs=3)
-    with pytest.raises(ValueError, match=r"test_mask must have A's shape \(3, 4\)"):
-        fit_with_heldout(_never_called, A, train, torch.ones(4, 3), 1, num_epochs=3)
+    with pytest.raises(ValueError, match=r"disjoint; 2 of the 2 held-out entries are also in train_mask"):
+        fit_early_stopped(_never_called, A, train, test, 1, num_epochs=3)
+    with pytest.raises(ValueError, match=r"val_mask must have A's shape \(3, 4\)"):
+        fit_early_stopped(_never_called, A, train, torch.ones(4, 3), 1, num_epochs=3)
     with pytest.raises(TypeError, match="num_epochs must be an integer"):
-        fit_with_heldout(_never_called, A, train, test, 1, num_epochs=2.0)
+        fit_early_stopped(_never_called, A, train, test, 1, num_epochs=2.0)
 
 
 @pytest.mark.parametrize("call, exc, match", [
@@ -278,14 +278,12 @@ def test_lab_layout_refuses_bool_or_float_sizes():
 
 
 def test_plots_refuse_the_wrong_containers():
-    from labmf.plot import plot_loss_curves, plot_seed_spread
+    from labmf.plot import plot_loss_curves
 
     with pytest.raises(TypeError, match=r"results\['a'\] must be a FactorisationResult, got list"):
         plot_loss_curves({"a": [1.0, 0.5]})
     with pytest.raises(TypeError, match="results must be a FactorisationResult or a mapping"):
         plot_loss_curves([1.0, 0.5])
-    with pytest.raises(TypeError, match="values must be a mapping"):
-        plot_seed_spread([1.0, 2.0])
 
 
 # --------------------------------------------------------------- issue 21, items 6 and 7

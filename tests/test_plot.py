@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen befor
 import pytest  # noqa: E402 - (same reason)
 
 import labmf  # noqa: E402 - (same reason)
-from labmf.plot import loss_label, plot_loss_curves, plot_seed_spread  # noqa: E402 - (same reason)
+from labmf.plot import loss_label, plot_loss_curves  # noqa: E402 - (same reason)
 
 
 @pytest.fixture(autouse=True)
@@ -84,10 +84,6 @@ def test_bad_fontsize_is_refused_naming_the_parameter(fits):
     with pytest.raises(ValueError, match=r"fontsize must be in \(0, inf\), got 0.0"):
         plot_loss_curves(fits["full"], fontsize=0)
     with pytest.raises(TypeError, match="fontsize must be a real number"):
-        plot_seed_spread({"a": [1.0]}, fontsize="big")
+        plot_loss_curves(fits["full"], fontsize="big")
 
 
-def test_seed_spread_draws_points_and_truth():
-    ax = plot_seed_spread({"A[1,0]": [2.3, 2.4], "A[2,1]": [0.1, 0.5]}, {"A[1,0]": 3.3}, ylabel="completed value")
-    assert ax.get_ylabel() == "completed value"
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["seeds", "true value"]

@@ -24,7 +24,7 @@ Where things are (one home for each; notebook -> module):
 - ``labmf.sparse``: sparse inputs (``from_triplets``, ``to_sparse``).
 - ``labmf.evaluate``: Q4's hold-out splits, learning-rate probes, held-out curves.
 - ``labmf.validation``: the input checks (``check_scalar``, ...) every module uses.
-- ``labmf.plot``: loss curves and seed spreads.
+- ``labmf.plot``: loss curves.
 - ``labmf.explore`` (a subpackage, imported on its own): sliders in JupyterLab (notebook 00).
 
 The recommender of notebooks 06-07 (``BiasedMF``, cross-validation, Surprise) is the
@@ -36,10 +36,10 @@ Everything runs on the CPU; tensors on another device are refused with a clear e
 from . import lab
 from .convergence import ConvergenceWarning, DivergenceError, still_improving
 from .data import LabLayout, blog_matrix, lab_mask, lab_matrix, load_lab_layout
-from .evaluate import fit_with_heldout, holdout_split, largest_stable_lr, lr_sweep
+from .evaluate import holdout_split, largest_stable_lr, lr_sweep
 from .factorise import OPTIMISERS, factorise_autograd, factorise_gd, factorise_sgd, factorise_svd
 from .metrics import mae, mse, reconstruction_sse, rmse, sse
-from .plot import plot_loss_curves, plot_seed_spread
+from .plot import plot_loss_curves
 from .result import FactorisationResult
 from .sparse import from_triplets, to_sparse
 
@@ -73,12 +73,10 @@ __all__ = [
     "to_sparse",
     # evaluation
     "holdout_split",
-    "fit_with_heldout",
     "lr_sweep",
     "largest_stable_lr",
     # plots
     "plot_loss_curves",
-    "plot_seed_spread",
     # the handout
     "lab",
 ]

@@ -4,9 +4,8 @@ A rating matrix is judged on ratings the model never saw. :func:`holdout_split`
 divides the observed entries of a mask into disjoint training and test masks,
 deterministically given ``seed``, so a printed held-out RMSE is the same on every run.
 (k-fold splits of a list of ratings are :func:`labrec.kfold_indices`.)
-:func:`fit_with_heldout` records the held-out RMSE while training,
-:func:`fit_early_stopped` also keeps the factors of the epoch that was best on a
-validation mask, :func:`lr_sweep` tries learning rates (:func:`best_lr_trial` picks
+:func:`fit_early_stopped` records the held-out RMSE while training and keeps
+the factors of the epoch that was best on it, :func:`lr_sweep` tries learning rates (:func:`best_lr_trial` picks
 the lowest final loss) and :func:`top_n_unrated` recommends from a prediction.
 """
 
@@ -26,7 +25,6 @@ from .validation import check_binary, check_index, check_lr, check_numpy_seed, c
 
 __all__ = [
     "holdout_split",
-    "fit_with_heldout",
     "fit_early_stopped",
     "EarlyStopped",
     "HeldoutHistory",
@@ -94,55 +92,6 @@ class HeldoutHistory:
     test_rmse: np.ndarray
 
 
-def fit_with_heldout(
-    fit: Callable[..., FactorisationResult],
-    A,
-    train_mask,
-    test_mask,
-    rank: int,
-    *,
-    num_epochs: int,
-    every: int = 10,
-    seed: int | None = None,
-    **kwargs,
-) -> tuple[FactorisationResult, HeldoutHistory]:
-    """Train ``fit`` on ``train_mask`` and record the RMSE on ``test_mask``.
-
-    The ``callback`` of an algorithm sees only the training loss, so training runs
-    in chunks of ``every`` epochs, each warm-started (``init=``) from the previous
-    chunk's factors, and the test RMSE is measured between chunks. For the dense
-    GD the factors equal one uninterrupted run's bit for bit; paths that round to
-    ``A``'s dtype at each chunk boundary agree to that rounding (~1e-7).
-
-    Parameters
-    ----------
-    fit : callable
-        A memoryless labmf algorithm accepting ``(A, mask, rank, num_epochs=, seed=,
-        init=)``: :func:`labmf.factorise_gd` or :func:`labmf.factorise_sgd` (an
-        optimiser with state, :func:`labmf.factorise_autograd`, is refused).
-    A : Tensor, shape (m, n)
-    train_mask, test_mask : Tensor of 0/1 or bool, shape (m, n)
-        Disjoint (e.g. from :func:`holdout_split`).
-    rank : int
-    num_epochs : int
-        Total number of epochs (>= 1).
-    every : int
-        Measure the test RMSE every ``every`` epochs (and at the start and end).
-    seed : int, optional
-        Seed of the initialisation (or pass ``generator=`` in ``kwargs``).
-    **kwargs
-        Passed to ``fit`` (``lr``, ...).
-
-    Returns
-    -------
-    result : FactorisationResult
-        Final factors; ``losses`` has ``num_epochs + 1`` training SSEs.
-    history : HeldoutHistory
-    """
-    result, history, _, _ = _monitored(fit, A, train_mask, test_mask, rank, num_epochs, every, seed, kwargs)
-    return result, history
-
-
 @dataclass(frozen=True, eq=False)
 class EarlyStopped:
     """The outcome of :func:`fit_early_stopped`.
@@ -150,11 +99,12 @@ class EarlyStopped:
     Attributes
     ----------
     best, final : FactorisationResult
-        The factors after ``best_epoch`` epochs and after all of them.
+        The factors after ``best_epoch`` epochs and after all of them; ``losses`` holds the
+        training SSE of every epoch up to there.
     best_epoch : int
-        The measured epoch with the lowest validation RMSE (the earliest on a tie).
+        The measured epoch with the lowest held-out RMSE (the earliest on a tie).
     history : HeldoutHistory
-        The validation RMSE at every measured epoch.
+        The held-out RMSE at every measured epoch.
     """
 
     best: FactorisationResult
@@ -163,23 +113,36 @@ class EarlyStopped:
     history: HeldoutHistory
 
 
-def fit_early_stopped(fit, A, train_mask, val_mask, rank: int, *, num_epochs: int, every: int = 10,
-                      seed: int | None = None, **kwargs) -> EarlyStopped:
-    """Train as :func:`fit_with_heldout` does, on ``val_mask``, and keep its best epoch.
+def fit_early_stopped(fit: Callable[..., FactorisationResult], A, train_mask, val_mask, rank: int, *,
+                      num_epochs: int, every: int = 10, seed: int | None = None, **kwargs) -> EarlyStopped:
+    """Train ``fit`` on ``train_mask``, record the RMSE on ``val_mask``, keep the best epoch.
 
-    The epoch is chosen on *validation* ratings: keep ``val_mask`` disjoint from the
-    ratings that will score the model, or the choice flatters it. Arguments are those
-    of :func:`fit_with_heldout`, with ``val_mask`` in place of ``test_mask``.
-    """
-    final, history, best, best_epoch = _monitored(fit, A, train_mask, val_mask, rank, num_epochs, every, seed,
-                                                  kwargs, keep_best=True)
-    return EarlyStopped(best=best, final=final, best_epoch=best_epoch, history=history)
+    The ``callback`` of an algorithm sees only the training loss, so training runs
+    in chunks of ``every`` epochs, each warm-started (``init=``) from the previous
+    chunk's factors, and the held-out RMSE is measured between chunks. For the dense
+    GD the final factors equal one uninterrupted run's bit for bit; paths that round
+    to ``A``'s dtype at each chunk boundary agree to that rounding (~1e-7).
+    The epoch is chosen on ``val_mask``: keep it disjoint from the ratings that will
+    score the model, or the choice flatters it.
 
-
-def _monitored(fit, A, train_mask, test_mask, rank, num_epochs, every, seed, kwargs, *, keep_best=False):
-    """Train in chunks of ``every`` epochs, measuring the RMSE on ``test_mask`` between them.
-
-    Returns ``(final, history, best, best_epoch)``; ``best`` is None unless ``keep_best``.
+    Parameters
+    ----------
+    fit : callable
+        A memoryless labmf algorithm accepting ``(A, mask, rank, num_epochs=, seed=,
+        init=)``: :func:`labmf.factorise_gd` or :func:`labmf.factorise_sgd` (an
+        optimiser with state, :func:`labmf.factorise_autograd`, is refused).
+    A : Tensor, shape (m, n)
+    train_mask, val_mask : Tensor of 0/1 or bool, shape (m, n)
+        Disjoint (e.g. from :func:`holdout_split`).
+    rank : int
+    num_epochs : int
+        Total number of epochs (>= 1).
+    every : int
+        Measure the held-out RMSE every ``every`` epochs (and at the start and end).
+    seed : int, optional
+        Seed of the initialisation (or pass ``generator=`` in ``kwargs``).
+    **kwargs
+        Passed to ``fit`` (``lr``, ...).
     """
     num_epochs = check_scalar(num_epochs, "num_epochs", int, min_val=1)
     every = check_scalar(every, "every", int, min_val=1)
@@ -187,14 +150,14 @@ def _monitored(fit, A, train_mask, test_mask, rank, num_epochs, every, seed, kwa
         raise ValueError("fit must be a memoryless update such as factorise_gd or factorise_sgd; "
                          "factorise_autograd's optimiser state (e.g. Adam's moments) would restart at every chunk")
     A_t = torch.as_tensor(A)
-    test_b = _heldout_mask(test_mask, train_mask, A_t)
-    # Draw the start once and warm-start every chunk from it, so the test error at
+    val_b = _heldout_mask(val_mask, train_mask, A_t)
+    # Draw the start once and warm-start every chunk from it, so the error at
     # epoch 0 is measured on the very factors that are trained (also without a seed).
     generator = kwargs.pop("generator", None)
     res = fit(A_t, train_mask, rank, num_epochs=0, seed=seed, generator=generator, **kwargs)
     losses: list[torch.Tensor] = [res.losses]
-    epochs, errs = [0], [rmse(A_t, res.reconstruction, test_b)]
-    done, elapsed, best = 0, 0.0, (res, 0) if keep_best else None
+    epochs, errs = [0], [rmse(A_t, res.reconstruction, val_b)]
+    done, elapsed, best = 0, 0.0, (res, 0)
     while done < num_epochs:
         todo = min(every, num_epochs - done)
         with warnings.catch_warnings():  # a chunk still falling says nothing; the whole run is judged below
@@ -204,8 +167,8 @@ def _monitored(fit, A, train_mask, test_mask, rank, num_epochs, every, seed, kwa
         elapsed += res.elapsed
         done += todo
         epochs.append(done)
-        errs.append(rmse(A_t, res.reconstruction, test_b))
-        if keep_best and errs[-1] < min(errs[:-1]):
+        errs.append(rmse(A_t, res.reconstruction, val_b))
+        if errs[-1] < min(errs[:-1]):
             best = (res, done)
     all_losses = torch.cat(losses)
     warn_if_still_falling(all_losses.numpy(), res.method, res.lr)
@@ -215,28 +178,26 @@ def _monitored(fit, A, train_mask, test_mask, rank, num_epochs, every, seed, kwa
                                    lr=r.lr, num_epochs=k, seed=seed, elapsed=elapsed, info=dict(r.info))
 
     history = HeldoutHistory(np.asarray(epochs, dtype=np.int64), np.asarray(errs))
-    if not keep_best:
-        return whole(res, num_epochs), history, None, None
-    return whole(res, num_epochs), history, whole(*best), best[1]
+    return EarlyStopped(best=whole(*best), final=whole(res, num_epochs), best_epoch=best[1], history=history)
 
 
-def _heldout_mask(test_mask, train_mask, A: torch.Tensor) -> torch.Tensor:
-    """``test_mask`` as a boolean tensor, checked against ``train_mask`` and ``A``."""
+def _heldout_mask(val_mask, train_mask, A: torch.Tensor) -> torch.Tensor:
+    """``val_mask`` as a boolean tensor, checked against ``train_mask`` and ``A``."""
     masks = {}
-    for name, M in (("train_mask", train_mask), ("test_mask", test_mask)):
+    for name, M in (("train_mask", train_mask), ("val_mask", val_mask)):
         M = torch.as_tensor(M)
         if tuple(M.shape) != tuple(A.shape):
             raise ValueError(f"{name} must have A's shape {tuple(A.shape)}, got {tuple(M.shape)}")
         masks[name] = check_binary(M, name).bool()
-    test_b = masks["test_mask"]
-    if not bool(test_b.any()):
-        raise ValueError("test_mask observes no entry; nothing to evaluate")
-    overlap = int((test_b & masks["train_mask"]).sum())
+    val_b = masks["val_mask"]
+    if not bool(val_b.any()):
+        raise ValueError("val_mask observes no entry; nothing to evaluate")
+    overlap = int((val_b & masks["train_mask"]).sum())
     if overlap:
-        # A held-out entry that is also trained on makes the test error optimistic.
-        raise ValueError(f"test_mask and train_mask must be disjoint; {overlap} of the {int(test_b.sum())} "
-                         f"test entries are also in train_mask (use holdout_split)")
-    return test_b
+        # A held-out entry that is also trained on makes the held-out error optimistic.
+        raise ValueError(f"val_mask and train_mask must be disjoint; {overlap} of the {int(val_b.sum())} "
+                         f"held-out entries are also in train_mask (use holdout_split)")
+    return val_b
 
 
 def top_n_unrated(prediction, mask, col: int, n: int = 10) -> list[int]:

@@ -1,6 +1,6 @@
 """Plots shared by the notebooks and the report.
 
-Both functions draw into a given Axes or, without one, into a new figure with
+:func:`plot_loss_curves` draws into a given Axes or, without one, into a new figure with
 constrained layout, so a saved figure (``fig.savefig(path)``; add
 ``bbox_inches="tight"`` for an Axes you laid out yourself) never clips its labels.
 Text sizes are in points at the figure's own size: a figure printed narrower than
@@ -10,7 +10,7 @@ width / figure width).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,7 +18,7 @@ import numpy as np
 from .result import FactorisationResult
 from .validation import check_scalar
 
-__all__ = ["plot_loss_curves", "plot_seed_spread", "loss_label"]
+__all__ = ["plot_loss_curves", "loss_label"]
 
 #: Curves drawn in the default colour cycle before a colour map takes over (the cycle has 10 colours).
 MAX_CYCLE = 10
@@ -196,54 +196,3 @@ def plot_loss_curves(
         ax.legend(frameon=False, fontsize=fontsize)
     return ax
 
-
-def plot_seed_spread(
-    values: Mapping[str, Sequence[float]],
-    truth: Mapping[str, float] | None = None,
-    *,
-    ax=None,
-    ylabel: str = "value",
-    title: str | None = None,
-    fontsize: float = 9,
-    figsize=(6, 3.6),
-):
-    """Strip plot of one quantity per seed, grouped by label, with the true value.
-
-    Parameters
-    ----------
-    values : mapping label -> sequence of floats (one per seed)
-    truth : mapping label -> float, optional
-        Drawn as a short horizontal bar at each group.
-    ax : matplotlib Axes, optional
-        Draw here; by default a new figure of ``figsize`` (inches) with constrained layout.
-    ylabel, title : str
-    fontsize : float
-        Legend, tick and axis-label size in points (> 0).
-
-    Returns
-    -------
-    matplotlib Axes
-    """
-    if not isinstance(values, Mapping):
-        raise TypeError(f"values must be a mapping label -> sequence of floats, got {type(values).__name__}")
-    fontsize = check_scalar(fontsize, "fontsize", float, min_val=0, include_boundaries="neither")
-    ax = _new_axes(ax, figsize)
-    labels = list(values)
-    for i, label in enumerate(labels):
-        v = np.asarray(values[label], dtype=float)
-        # Deterministic jitter so points do not overlap and plots are reproducible.
-        jitter = (np.arange(len(v)) % 7 - 3) * 0.03
-        ax.scatter(i + jitter, v, s=18, alpha=0.8, color="C0", label="seeds" if i == 0 else None)
-        if truth and label in truth:
-            ax.hlines(truth[label], i - 0.3, i + 0.3, colors="crimson", lw=2,
-                      label="true value" if i == 0 else None)
-    ax.set_xticks(range(len(labels)), labels)
-    ax.set_xlim(-0.6, len(labels) - 0.4)
-    ax.set_ylabel(ylabel, fontsize=fontsize)
-    ax.tick_params(labelsize=fontsize)
-    if title:
-        ax.set_title(title, fontsize=fontsize + 1)
-    ax.grid(True, axis="y", alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(frameon=False, fontsize=fontsize)
-    return ax
