@@ -46,37 +46,11 @@ from .sparse import from_triplets, to_sparse
 __version__ = "0.1.0"
 
 __all__ = [
-    # algorithms and their result (the handout's own functions: labmf.lab)
-    "FactorisationResult",
-    "factorise_sgd",
-    "factorise_gd",
-    "factorise_autograd",
-    "factorise_svd",
-    "OPTIMISERS",
-    # convergence
-    "still_improving",
-    "ConvergenceWarning",
-    "DivergenceError",
-    # metrics
-    "sse",
-    "mse",
-    "rmse",
-    "mae",
-    "reconstruction_sse",
-    # data
-    "lab_matrix",
-    "lab_mask",
-    "blog_matrix",
-    "LabLayout",
-    "load_lab_layout",
-    "from_triplets",
-    "to_sparse",
-    # evaluation
-    "holdout_split",
-    "lr_sweep",
-    "largest_stable_lr",
-    # plots
+    "lab",  # the handout's own functions
+    "FactorisationResult", "factorise_sgd", "factorise_gd", "factorise_autograd", "factorise_svd", "OPTIMISERS",
+    "still_improving", "ConvergenceWarning", "DivergenceError",  # convergence
+    "sse", "mse", "rmse", "mae", "reconstruction_sse",  # metrics
+    "lab_matrix", "lab_mask", "blog_matrix", "LabLayout", "load_lab_layout", "from_triplets", "to_sparse",  # data
+    "holdout_split", "lr_sweep", "largest_stable_lr",  # evaluation
     "plot_loss_curves",
-    # the handout
-    "lab",
 ]

@@ -24,8 +24,7 @@ import torch
 from .validation import check_scalar
 
 __all__ = ["ConvergenceWarning", "DivergenceError", "STILL_FALLING", "still_improving", "still_falling",
-           "warn_if_still_falling", "projected_fall", "rose", "DIVERGED", "diverged", "likely_cause", "check_loss",
-           "check_finite_loss"]
+           "warn_if_still_falling", "projected_fall", "rose", "DIVERGED", "diverged", "likely_cause", "check_loss"]
 
 #: A run is "still falling" when its last tenth of epochs lowered the loss by more than this
 #: fraction (of the final loss, as :func:`still_improving` measures it).
@@ -158,7 +157,3 @@ def check_loss(loss: float, epoch: int, lr: float, method: str, *, bound: float 
                        f"the sum of the squared observed entries ({bound / DIVERGED:.4g})", epoch=epoch, lr=lr,
                        cause=cause)
 
-
-def check_finite_loss(loss: float, epoch: int, lr: float, method: str) -> None:
-    """Raise :func:`diverged`'s :class:`DivergenceError` if ``loss`` is NaN or infinite."""
-    check_loss(loss, epoch, lr, method)

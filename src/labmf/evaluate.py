@@ -23,18 +23,8 @@ from .metrics import rmse
 from .result import FactorisationResult
 from .validation import check_binary, check_index, check_lr, check_numpy_seed, check_scalar
 
-__all__ = [
-    "holdout_split",
-    "fit_early_stopped",
-    "EarlyStopped",
-    "HeldoutHistory",
-    "top_n_unrated",
-    "top_n",
-    "LrTrial",
-    "lr_sweep",
-    "largest_stable_lr",
-    "best_lr_trial",
-]
+__all__ = ["holdout_split", "fit_early_stopped", "EarlyStopped", "HeldoutHistory", "top_n_unrated", "top_n",
+           "LrTrial", "lr_sweep", "largest_stable_lr", "best_lr_trial"]
 
 
 def holdout_split(mask, frac: float = 0.1, *, seed) -> tuple[torch.Tensor, torch.Tensor]:

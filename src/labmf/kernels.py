@@ -298,7 +298,7 @@ def gd_epochs(rows, cols, vals, U, V, lr, num_epochs, losses, *, specialise: boo
 
     For ranks up to :data:`MAX_UNROLLED_RANK` with the triplets grouped by row (as
     labmf always passes them) a rank-specialised variant keeps a row's factors in
-    registers: about twice as fast and bit-identical to the generic loop
+    registers, bit-identical to the generic loop
     (``specialise=False`` forces the generic one; the tests compare them).
 
     With a ``plan`` from :func:`gd_plan` the epochs run on its number of threads

@@ -33,12 +33,6 @@ def _pyplot():
     return plt
 
 
-def _new_axes(ax, figsize):
-    if ax is None:
-        _, ax = _pyplot().subplots(figsize=figsize, layout="constrained")
-    return ax
-
-
 def _masked(res: FactorisationResult) -> bool | None:
     """Whether ``res`` was fitted to a subset of the entries: True, False, or None (unknown).
 
@@ -158,7 +152,8 @@ def plot_loss_curves(
     """
     results = _check_results(results)
     fontsize = check_scalar(fontsize, "fontsize", float, min_val=0, include_boundaries="neither")
-    ax = _new_axes(ax, figsize)
+    if ax is None:
+        _, ax = _pyplot().subplots(figsize=figsize, layout="constrained")
     colours, mappable = _colours(results, cmap)
     for colour, (label, res) in zip(colours, results.items(), strict=True):
         losses = res.losses.double().numpy()

@@ -23,23 +23,10 @@ import numpy as np
 import torch
 
 __all__ = [
-    "pair_groups",
-    "check_device",
-    "check_matrix",
-    "check_observed",
-    "check_mask",
-    "check_binary",
-    "check_rank",
-    "check_index",
-    "check_lr",
-    "check_num_epochs", "MAX_EPOCHS", "check_n_jobs",
-    "make_generator",
-    "check_scalar",
-    "check_seed",
-    "check_numpy_seed",
-    "check_callback",
-    "available_memory",
-    "check_memory",
+    "check_scalar", "check_rank", "check_index", "check_lr", "check_num_epochs", "MAX_EPOCHS", "check_n_jobs",
+    "check_seed", "check_numpy_seed", "make_generator", "check_callback",  # scalars and seeds
+    "check_device", "check_matrix", "check_observed", "check_mask", "check_binary", "pair_groups",  # arrays
+    "available_memory", "check_memory",
 ]
 
 

@@ -88,28 +88,26 @@ class UnknownHashError(ValueError):
     """No trusted hash is known for a file and none was given."""
 
 
-def check_sha256(path, expected: str, what: str, fix: str) -> None:
-    """Raise :class:`OSError` unless the local file ``path`` has sha256 ``expected``."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    if h.hexdigest() != expected:
-        raise OSError(f"{what} is corrupted: sha256 {h.hexdigest()}, expected {expected}; {fix}")
-
-
-def _cached_mismatch(path: Path, hash_: str) -> str:
-    """What is wrong with the cached copy at ``path`` ("" when there is none or it passes ``hash_``)."""
-    if not path.is_file():
-        return ""
-    alg, digest = hash_.split(":")
+def _file_digest(path, alg: str = "sha256") -> str:
     h = hashlib.new(alg)
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
-    if h.hexdigest() == digest:
+    return h.hexdigest()
+
+
+def check_sha256(path, expected: str, what: str, fix: str) -> None:
+    """Raise :class:`OSError` unless the local file ``path`` has sha256 ``expected``."""
+    if (got := _file_digest(path)) != expected:
+        raise OSError(f"{what} is corrupted: sha256 {got}, expected {expected}; {fix}")
+
+
+def _cached_mismatch(path: Path, hash_: str) -> str:
+    """What is wrong with the cached copy at ``path`` ("" when there is none or it passes ``hash_``)."""
+    alg, digest = hash_.split(":")
+    if not path.is_file() or (got := _file_digest(path, alg)) == digest:
         return ""
-    return f"the cached copy {path} failed its hash check ({alg} {h.hexdigest()}, expected {digest})"
+    return f"the cached copy {path} failed its hash check ({alg} {got}, expected {digest})"
 
 
 def _directory(path, what: str) -> Path:
